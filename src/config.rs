@@ -1,0 +1,630 @@
+//! The plugin configuration: serde wire types (unknown fields are errors) and their
+//! compilation into an immutable [`Policy`], with every error naming its JSON path.
+
+use crate::algorithm::{Algorithm, KeyFamily};
+use crate::claims::ClaimCondition;
+use crate::forward::Forward;
+use crate::keys::{self, KeySpec};
+use crate::policy::{
+    Issuer, MissingAudience, MultipleAudiences, Policy, Responses, TokenType, Unmatched,
+};
+use crate::rules::{HostPattern, Matcher, Mode, Rule};
+use crate::token::{TokenSource, TokenSources};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+/// A configuration problem, located by its JSON path (`rules[2].scopes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuers: Vec<RawIssuer>,
+    #[serde(default)]
+    audiences: Vec<String>,
+    clients: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+    #[serde(default)]
+    multiple_audiences: RawMultipleAudiences,
+    #[serde(default)]
+    missing_audience: MissingAudience,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default)]
+    unmatched: Unmatched,
+    #[serde(default)]
+    token: RawToken,
+    #[serde(default)]
+    forward: RawForward,
+    #[serde(default)]
+    responses: RawResponses,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    issuer: String,
+    jwks: Option<Value>,
+    pem: Option<Vec<RawPem>>,
+    hmac_secret_base64: Option<String>,
+    remote: Option<Value>,
+    discovery: Option<Value>,
+    algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    token_type: TokenType,
+    #[serde(default = "default_leeway")]
+    leeway_seconds: u64,
+    max_lifetime_seconds: Option<u64>,
+    client_claims: Option<Vec<String>>,
+    scope_claims: Option<Vec<String>>,
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawPem {
+    Plain(String),
+    WithKid(RawPemWithKid),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPemWithKid {
+    kid: Option<String>,
+    pem: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMultipleAudiences {
+    #[serde(default = "yes")]
+    require_azp: bool,
+    trusted: Option<Vec<String>>,
+}
+
+impl Default for RawMultipleAudiences {
+    fn default() -> Self {
+        RawMultipleAudiences {
+            require_azp: true,
+            trusted: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: Option<String>,
+    #[serde(rename = "match", default)]
+    matcher: RawMatch,
+    audiences: Option<Vec<String>>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    any_scopes: Vec<String>,
+    clients: Option<Vec<String>>,
+    #[serde(default)]
+    claims: BTreeMap<String, Value>,
+    #[serde(default)]
+    anonymous: bool,
+    #[serde(default)]
+    mode: Mode,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMatch {
+    path: Option<String>,
+    prefix: Option<String>,
+    methods: Option<Vec<String>>,
+    hosts: Option<Vec<String>>,
+    route: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    sources: Option<Vec<RawSource>>,
+    max_bytes: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    header: Option<String>,
+    prefix: Option<String>,
+    query: Option<String>,
+    cookie: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawForward {
+    #[serde(default)]
+    claims: BTreeMap<String, String>,
+    client_header: Option<String>,
+    scopes_header: Option<String>,
+    audience_header: Option<String>,
+    strip_prefix: Option<String>,
+    #[serde(default)]
+    keep_token: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawResponses {
+    realm: Option<String>,
+    describe_errors: Option<bool>,
+}
+
+/// Largest token the configuration may allow (`token.max_bytes`).
+const MAX_TOKEN_BYTES_LIMIT: usize = 64 * 1024;
+const MAX_LEEWAY_SECONDS: u64 = 300;
+
+impl Policy {
+    /// Parses and checks the plugin configuration. Any error names its JSON path.
+    pub fn from_json(json: &str) -> Result<Policy, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            ConfigError::new(path, e.into_inner().to_string())
+        })?;
+        de.end()
+            .map_err(|e| ConfigError::new("", format!("trailing data: {e}")))?;
+        compile(raw)
+    }
+}
+
+fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
+    if raw.issuers.is_empty() {
+        return Err(ConfigError::new(
+            "issuers",
+            "at least one issuer is required",
+        ));
+    }
+    let mut issuers = HashMap::new();
+    for (i, raw_issuer) in raw.issuers.into_iter().enumerate() {
+        let path = format!("issuers[{i}]");
+        let issuer = compile_issuer(raw_issuer, &path)?;
+        if issuers.contains_key(&issuer.name) {
+            return Err(ConfigError::new(
+                format!("{path}.issuer"),
+                "issuer listed twice",
+            ));
+        }
+        issuers.insert(issuer.name.clone(), issuer);
+    }
+    let audiences = strings(raw.audiences, "audiences")?;
+    let clients = match raw.clients {
+        None => None,
+        Some(clients) => Some(compile_clients(clients)?),
+    };
+    let multiple_audiences = MultipleAudiences {
+        require_azp: raw.multiple_audiences.require_azp,
+        trusted: match raw.multiple_audiences.trusted {
+            None => None,
+            Some(t) => Some(
+                strings(t, "multiple_audiences.trusted")?
+                    .into_iter()
+                    .collect(),
+            ),
+        },
+    };
+    let rules = raw
+        .rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| compile_rule(r, i, &audiences))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sources = compile_sources(raw.token)?;
+    let forward = compile_forward(raw.forward)?;
+    let realm = match raw.responses.realm {
+        Some(realm) => realm,
+        None => audiences
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "audience-guard".to_owned()),
+    };
+    if !is_quotable(&realm) {
+        return Err(ConfigError::new(
+            "responses.realm",
+            "must be printable text without '\"' or '\\'",
+        ));
+    }
+    Ok(Policy {
+        issuers,
+        audiences,
+        clients,
+        multiple_audiences,
+        missing_audience: raw.missing_audience,
+        rules,
+        unmatched: raw.unmatched,
+        sources,
+        forward,
+        responses: Responses {
+            realm,
+            describe_errors: raw.responses.describe_errors.unwrap_or(true),
+        },
+    })
+}
+
+fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
+    if raw.issuer.is_empty() {
+        return Err(ConfigError::new(
+            format!("{path}.issuer"),
+            "must not be empty",
+        ));
+    }
+    for (field, present) in [
+        ("remote", raw.remote.is_some()),
+        ("discovery", raw.discovery.is_some()),
+    ] {
+        if present {
+            return Err(ConfigError::new(
+                format!("{path}.{field}"),
+                "keys fetched at run time are not supported by this build yet; use jwks, pem or hmac_secret_base64",
+            ));
+        }
+    }
+    if raw.leeway_seconds > MAX_LEEWAY_SECONDS {
+        return Err(ConfigError::new(
+            format!("{path}.leeway_seconds"),
+            "must be between 0 and 300",
+        ));
+    }
+    let mut specs: Vec<KeySpec> = Vec::new();
+    if let Some(jwks) = &raw.jwks {
+        specs.extend(keys::parse_jwks(jwks, &format!("{path}.jwks"))?);
+    }
+    for (i, pem) in raw.pem.iter().flatten().enumerate() {
+        let pem_path = format!("{path}.pem[{i}]");
+        specs.push(match pem {
+            RawPem::Plain(text) => keys::parse_pem(None, text, &pem_path)?,
+            RawPem::WithKid(k) => keys::parse_pem(k.kid.clone(), &k.pem, &pem_path)?,
+        });
+    }
+    let hmac_path = format!("{path}.hmac_secret_base64");
+    let has_hmac = raw.hmac_secret_base64.is_some();
+    if let Some(secret) = &raw.hmac_secret_base64 {
+        specs.push(keys::parse_hmac_secret(secret, &hmac_path)?);
+    }
+    if specs.is_empty() {
+        return Err(ConfigError::new(
+            path,
+            "needs a key source: jwks, pem or hmac_secret_base64",
+        ));
+    }
+    let algorithms = match raw.algorithms {
+        Some(names) => {
+            let algs_path = format!("{path}.algorithms");
+            if names.is_empty() {
+                return Err(ConfigError::new(algs_path, "must not be empty"));
+            }
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    Algorithm::parse(n).ok_or_else(|| {
+                        ConfigError::new(format!("{algs_path}[{i}]"), "unsupported algorithm")
+                    })
+                })
+                .collect::<Result<BTreeSet<_>, _>>()?
+        }
+        None => specs.iter().flat_map(KeySpec::default_algorithms).collect(),
+    };
+    let lists_hmac = algorithms.iter().any(|a| a.family() == KeyFamily::Hmac);
+    if has_hmac && !lists_hmac {
+        return Err(ConfigError::new(
+            hmac_path,
+            "HS256/HS384/HS512 must be listed in algorithms to use an HMAC secret",
+        ));
+    }
+    if lists_hmac && !has_hmac {
+        return Err(ConfigError::new(
+            format!("{path}.algorithms"),
+            "HS* algorithms need hmac_secret_base64",
+        ));
+    }
+    let allowed: Vec<Algorithm> = algorithms.iter().copied().collect();
+    let mut keys = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        match spec.bind(&allowed) {
+            Some(key) => keys.push(key),
+            None => {
+                return Err(ConfigError::new(
+                    key_path(path, spec),
+                    "key fits none of the issuer's algorithms",
+                ))
+            }
+        }
+    }
+    Ok(Issuer {
+        name: raw.issuer,
+        keys,
+        algorithms,
+        token_type: raw.token_type,
+        leeway_seconds: raw.leeway_seconds,
+        max_lifetime_seconds: raw.max_lifetime_seconds,
+        client_claims: names_or(
+            raw.client_claims,
+            &["azp", "client_id"],
+            &format!("{path}.client_claims"),
+        )?,
+        scope_claims: names_or(
+            raw.scope_claims,
+            &["scope", "scp"],
+            &format!("{path}.scope_claims"),
+        )?,
+    })
+}
+
+fn key_path(path: &str, spec: &KeySpec) -> String {
+    match &spec.kid {
+        Some(kid) if kid.len() <= 64 => format!("{path} (key {kid:?})"),
+        _ => path.to_owned(),
+    }
+}
+
+fn names_or(
+    names: Option<Vec<String>>,
+    default: &[&str],
+    path: &str,
+) -> Result<Vec<String>, ConfigError> {
+    match names {
+        None => Ok(default.iter().map(|s| (*s).to_owned()).collect()),
+        Some(n) if n.is_empty() => Err(ConfigError::new(path, "must not be empty")),
+        Some(n) => strings(n, path),
+    }
+}
+
+/// Checks a list of non-empty strings.
+fn strings(list: Vec<String>, path: &str) -> Result<Vec<String>, ConfigError> {
+    if let Some(i) = list.iter().position(String::is_empty) {
+        return Err(ConfigError::new(
+            format!("{path}[{i}]"),
+            "must not be empty",
+        ));
+    }
+    Ok(list)
+}
+
+fn compile_clients(
+    raw: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+) -> Result<HashMap<String, HashMap<String, crate::policy::Allowance>>, ConfigError> {
+    let mut clients = HashMap::new();
+    for (client, audiences) in raw {
+        let path = format!("clients.{client}");
+        if client.is_empty() {
+            return Err(ConfigError::new("clients", "client id must not be empty"));
+        }
+        let mut per_audience = HashMap::new();
+        for (audience, scopes) in audiences {
+            let scopes = strings(scopes, &format!("{path}.{audience}"))?;
+            let allowance = if scopes.iter().any(|s| s == "*") {
+                crate::policy::Allowance::All
+            } else {
+                crate::policy::Allowance::Only(scopes.into_iter().collect())
+            };
+            per_audience.insert(audience, allowance);
+        }
+        clients.insert(client, per_audience);
+    }
+    Ok(clients)
+}
+
+fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule, ConfigError> {
+    let path = format!("rules[{index}]");
+    let name = raw.name.unwrap_or_else(|| path.clone());
+    let audiences = match raw.audiences {
+        Some(a) => strings(a, &format!("{path}.audiences"))?,
+        None => defaults.to_vec(),
+    };
+    if audiences.is_empty() && !raw.anonymous {
+        return Err(ConfigError::new(
+            format!("{path}.audiences"),
+            "no audience for this rule: set audiences here or at the top level (there is no \"any audience\")",
+        ));
+    }
+    let m = raw.matcher;
+    let match_path = format!("{path}.match");
+    for (field, value) in [("path", &m.path), ("prefix", &m.prefix)] {
+        if value.as_ref().is_some_and(|p| !p.starts_with('/')) {
+            return Err(ConfigError::new(
+                format!("{match_path}.{field}"),
+                "must start with '/'",
+            ));
+        }
+    }
+    let methods = match m.methods {
+        None => None,
+        Some(list) => Some(
+            strings(list, &format!("{match_path}.methods"))?
+                .into_iter()
+                .map(|s| s.to_ascii_uppercase())
+                .collect(),
+        ),
+    };
+    let hosts = match m.hosts {
+        None => None,
+        Some(list) => Some(
+            strings(list, &format!("{match_path}.hosts"))?
+                .iter()
+                .map(|h| HostPattern::parse(h))
+                .collect(),
+        ),
+    };
+    let claims = raw
+        .claims
+        .into_iter()
+        .map(|(claim, value)| {
+            let cond = ClaimCondition::parse(&value, &format!("{path}.claims.{claim}"))?;
+            Ok((claim, cond))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    Ok(Rule {
+        name,
+        matcher: Matcher {
+            path: m.path,
+            prefix: m.prefix,
+            methods,
+            hosts,
+            route: m.route,
+        },
+        audiences,
+        scopes: strings(raw.scopes, &format!("{path}.scopes"))?,
+        any_scopes: strings(raw.any_scopes, &format!("{path}.any_scopes"))?,
+        clients: match raw.clients {
+            None => None,
+            Some(c) => Some(
+                strings(c, &format!("{path}.clients"))?
+                    .into_iter()
+                    .collect(),
+            ),
+        },
+        claims,
+        anonymous: raw.anonymous,
+        mode: raw.mode,
+    })
+}
+
+fn compile_sources(raw: RawToken) -> Result<TokenSources, ConfigError> {
+    let max_bytes = raw.max_bytes.unwrap_or(8192);
+    if max_bytes == 0 || max_bytes > MAX_TOKEN_BYTES_LIMIT {
+        return Err(ConfigError::new(
+            "token.max_bytes",
+            format!("must be between 1 and {MAX_TOKEN_BYTES_LIMIT}"),
+        ));
+    }
+    let sources = match raw.sources {
+        None => vec![TokenSource::Header {
+            name: "authorization".to_owned(),
+            prefix: Some("Bearer".to_owned()),
+        }],
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new("token.sources", "must not be empty"))
+        }
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| compile_source(s, &format!("token.sources[{i}]")))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(TokenSources { sources, max_bytes })
+}
+
+fn compile_source(raw: RawSource, path: &str) -> Result<TokenSource, ConfigError> {
+    match (raw.header, raw.query, raw.cookie) {
+        (Some(name), None, None) => {
+            let name = header_name(&name, &format!("{path}.header"))?;
+            let prefix = raw.prefix.filter(|p| !p.is_empty());
+            if prefix
+                .as_ref()
+                .is_some_and(|p| p.contains(char::is_whitespace))
+            {
+                return Err(ConfigError::new(
+                    format!("{path}.prefix"),
+                    "must be one word",
+                ));
+            }
+            Ok(TokenSource::Header { name, prefix })
+        }
+        (None, Some(name), None) if raw.prefix.is_none() && !name.is_empty() => {
+            Ok(TokenSource::Query { name })
+        }
+        (None, None, Some(name)) if raw.prefix.is_none() && !name.is_empty() => {
+            Ok(TokenSource::Cookie { name })
+        }
+        _ => Err(ConfigError::new(
+            path,
+            "expected exactly one of {\"header\", \"prefix\"}, {\"query\"} or {\"cookie\"}",
+        )),
+    }
+}
+
+/// A header name as Envoy stores it: lower-case token characters.
+pub(crate) fn header_name(name: &str, path: &str) -> Result<String, ConfigError> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid {
+        return Err(ConfigError::new(path, "not a valid HTTP header name"));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+fn compile_forward(raw: RawForward) -> Result<Forward, ConfigError> {
+    let optional_header =
+        |value: Option<String>, default: &str, path: &str| -> Result<Option<String>, ConfigError> {
+            match value {
+                None => Ok(Some(default.to_owned())),
+                Some(v) if v.is_empty() => Ok(None),
+                Some(v) => header_name(&v, path).map(Some),
+            }
+        };
+    let claims = raw
+        .claims
+        .into_iter()
+        .map(|(claim, header)| {
+            Ok((
+                claim.clone(),
+                header_name(&header, &format!("forward.claims.{claim}"))?,
+            ))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let strip_prefix = match raw.strip_prefix {
+        None => Some("x-jwt-".to_owned()),
+        Some(p) if p.is_empty() => None,
+        Some(p) => Some(header_name(&p, "forward.strip_prefix")?),
+    };
+    Ok(Forward {
+        claims,
+        client_header: optional_header(raw.client_header, "x-jwt-client", "forward.client_header")?,
+        scopes_header: optional_header(raw.scopes_header, "x-jwt-scopes", "forward.scopes_header")?,
+        audience_header: optional_header(
+            raw.audience_header,
+            "x-jwt-audience",
+            "forward.audience_header",
+        )?,
+        strip_prefix,
+        keep_token: raw.keep_token,
+    })
+}
+
+/// Whether `s` can sit inside a quoted-string of a `WWW-Authenticate` header as it is.
+fn is_quotable(s: &str) -> bool {
+    s.chars()
+        .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
+}

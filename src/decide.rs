@@ -1,0 +1,190 @@
+//! The whole decision as one pure function: path safety → rule → token → verify →
+//! authorize → forwarded headers. No clock, no host calls: `now` is passed in.
+
+use crate::decision::{Caller, Decision, Denial, Failure, HeaderOp, Reason, Verdict};
+use crate::forward;
+use crate::paths;
+use crate::policy::{Identity, Partial, Policy, Requirements, Unmatched};
+use crate::request::Request;
+use crate::rules::{self, Mode, RouteInfo};
+use crate::token::Extraction;
+
+/// Decides what happens to `req` at unix time `now` (seconds).
+pub fn decide(policy: &Policy, req: &Request, now: u64) -> Decision {
+    let mut header_ops = forward::sanitize(policy, req);
+    let path = paths::strip_query(&req.path);
+    if paths::check(path).is_err() {
+        let failure = Failure::new(Reason::InvalidPath, "request path cannot be matched safely");
+        return deny(
+            policy,
+            &failure,
+            None,
+            Caller::default(),
+            Mode::Enforce,
+            header_ops,
+        );
+    }
+    let host = rules::host_without_port(&req.authority);
+    let info = RouteInfo {
+        method: &req.method,
+        path,
+        host: &host,
+        route: req.route.as_deref(),
+    };
+    let Some(rule) = policy.rules.iter().find(|r| r.matcher.matches(&info)) else {
+        return unmatched(policy, req, now, header_ops);
+    };
+    let name = Some(rule.name.clone());
+    let token = match policy.sources.extract(req) {
+        Extraction::Missing if rule.anonymous => {
+            return allow(name, Caller::default(), header_ops);
+        }
+        Extraction::Missing => {
+            let failure = Failure::new(Reason::MissingToken, "a bearer token is required");
+            return deny(
+                policy,
+                &failure,
+                name,
+                Caller::default(),
+                rule.mode,
+                header_ops,
+            );
+        }
+        Extraction::Multiple => {
+            let failure = Failure::new(
+                Reason::MultipleTokens,
+                "the request carries more than one token",
+            );
+            return deny(
+                policy,
+                &failure,
+                name,
+                Caller::default(),
+                rule.mode,
+                header_ops,
+            );
+        }
+        Extraction::Invalid => {
+            let failure = Failure::new(Reason::InvalidToken, "the token is malformed or too large");
+            return deny(
+                policy,
+                &failure,
+                name,
+                Caller::default(),
+                rule.mode,
+                header_ops,
+            );
+        }
+        Extraction::Found(token) => token,
+    };
+    match policy.authorize(token, &Requirements::from(rule), now) {
+        Ok(identity) => {
+            let (ops, _) = forward::identity_headers(&policy.forward, &identity);
+            header_ops.extend(ops);
+            allow(name, caller_of(&identity), header_ops)
+        }
+        Err((failure, partial)) => deny(
+            policy,
+            &failure,
+            name,
+            caller_from(partial),
+            rule.mode,
+            header_ops,
+        ),
+    }
+}
+
+/// No rule matched: `allow` passes the request on untouched but for header hygiene;
+/// `deny` answers as a rule that needs a token and grants nothing would: 401 without a
+/// (valid) token for this service, 403 with one.
+fn unmatched(policy: &Policy, req: &Request, now: u64, header_ops: Vec<HeaderOp>) -> Decision {
+    if policy.unmatched == Unmatched::Allow {
+        return allow(None, Caller::default(), header_ops);
+    }
+    let failure = |reason, description| Failure::new(reason, description);
+    let (failure, caller) = match policy.sources.extract(req) {
+        Extraction::Missing => (
+            failure(Reason::MissingToken, "a bearer token is required"),
+            Caller::default(),
+        ),
+        Extraction::Multiple => (
+            failure(
+                Reason::MultipleTokens,
+                "the request carries more than one token",
+            ),
+            Caller::default(),
+        ),
+        Extraction::Invalid => (
+            failure(Reason::InvalidToken, "the token is malformed or too large"),
+            Caller::default(),
+        ),
+        Extraction::Found(token) => {
+            let requirements = Requirements {
+                audiences: &policy.audiences,
+                scopes: &[],
+                any_scopes: &[],
+                clients: None,
+                claims: &[],
+            };
+            match policy.authorize(token, &requirements, now) {
+                Ok(identity) => (
+                    failure(
+                        Reason::InsufficientScope,
+                        "no rule grants access to this request",
+                    ),
+                    caller_of(&identity),
+                ),
+                Err((failure, partial)) => (failure, caller_from(partial)),
+            }
+        }
+    };
+    deny(policy, &failure, None, caller, Mode::Enforce, header_ops)
+}
+
+fn allow(rule: Option<String>, caller: Caller, header_ops: Vec<HeaderOp>) -> Decision {
+    Decision {
+        verdict: Verdict::Allow,
+        rule,
+        caller,
+        header_ops,
+    }
+}
+
+fn deny(
+    policy: &Policy,
+    failure: &Failure,
+    rule: Option<String>,
+    caller: Caller,
+    mode: Mode,
+    header_ops: Vec<HeaderOp>,
+) -> Decision {
+    let denial = Denial::render(failure, &policy.responses);
+    let verdict = match mode {
+        Mode::Enforce => Verdict::Deny(denial),
+        Mode::DryRun => Verdict::DryRunDeny(denial),
+    };
+    Decision {
+        verdict,
+        rule,
+        caller,
+        header_ops,
+    }
+}
+
+fn caller_of(identity: &Identity) -> Caller {
+    Caller {
+        issuer: Some(identity.issuer.clone()),
+        client: identity.client.clone(),
+        matched_audience: Some(identity.matched_audience.clone()),
+        effective_scopes: identity.effective_scopes.iter().cloned().collect(),
+    }
+}
+
+fn caller_from(partial: Partial) -> Caller {
+    Caller {
+        issuer: partial.issuer,
+        client: partial.client,
+        matched_audience: partial.matched_audience,
+        effective_scopes: Vec::new(),
+    }
+}

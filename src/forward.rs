@@ -1,0 +1,185 @@
+//! What the upstream receives: spoofed identity headers removed, the token removed
+//! unless `keep_token`, and the verified identity set as headers.
+
+use crate::decision::HeaderOp;
+use crate::json;
+use crate::policy::{Identity, Policy};
+use crate::request::Request;
+use crate::token::{self, TokenSource};
+use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
+use serde_json::Value;
+
+/// A forwarded header value may not be longer than this.
+const MAX_FORWARDED_VALUE: usize = 4096;
+
+#[derive(Debug)]
+pub struct Forward {
+    /// claim name (dotted for nested) → header name.
+    pub claims: Vec<(String, String)>,
+    pub client_header: Option<String>,
+    pub scopes_header: Option<String>,
+    pub audience_header: Option<String>,
+    pub strip_prefix: Option<String>,
+    pub keep_token: bool,
+}
+
+impl Forward {
+    fn is_output_header(&self, name: &str) -> bool {
+        self.strip_prefix
+            .as_ref()
+            .is_some_and(|p| name.starts_with(p.as_str()))
+            || self.client_header.as_deref() == Some(name)
+            || self.scopes_header.as_deref() == Some(name)
+            || self.audience_header.as_deref() == Some(name)
+            || self.claims.iter().any(|(_, h)| h == name)
+    }
+}
+
+/// Header changes every forwarded request gets, whatever the decision: incoming copies
+/// of output headers removed, and the token removed unless `keep_token`.
+pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
+    let forward = &policy.forward;
+    let mut ops: Vec<HeaderOp> = Vec::new();
+    let remove = |name: &str, ops: &mut Vec<HeaderOp>| {
+        if !ops
+            .iter()
+            .any(|op| matches!(op, HeaderOp::Remove(n) if n == name))
+        {
+            ops.push(HeaderOp::Remove(name.to_owned()));
+        }
+    };
+    for (name, _) in &req.headers {
+        if forward.is_output_header(name) {
+            remove(name, &mut ops);
+        }
+    }
+    if forward.keep_token {
+        return ops;
+    }
+    for source in &policy.sources.sources {
+        match source {
+            TokenSource::Header { name, .. } => {
+                if req.header_values(name).next().is_some() {
+                    remove(name, &mut ops);
+                }
+            }
+            TokenSource::Query { name } => {
+                if token::query_values(&req.path, name).next().is_some() {
+                    ops.push(HeaderOp::Set(
+                        ":path".into(),
+                        token::remove_query_param(&req.path, name),
+                    ));
+                }
+            }
+            TokenSource::Cookie { name } => {
+                let cookies: Vec<&str> = req
+                    .header_values("cookie")
+                    .filter_map(|v| std::str::from_utf8(v).ok())
+                    .collect();
+                if cookies
+                    .iter()
+                    .any(|c| token::cookie_values(c, name).next().is_some())
+                {
+                    match token::remove_cookie(&cookies.join("; "), name) {
+                        Some(rest) => ops.push(HeaderOp::Set("cookie".into(), rest)),
+                        None => remove("cookie", &mut ops),
+                    }
+                }
+            }
+        }
+    }
+    ops
+}
+
+/// The identity headers for an allowed caller. A value holding control characters or
+/// longer than 4 KiB is left out; the returned names say which claims were dropped.
+pub fn identity_headers(forward: &Forward, identity: &Identity) -> (Vec<HeaderOp>, Vec<String>) {
+    let mut ops = Vec::new();
+    let mut dropped = Vec::new();
+    let mut set = |header: &Option<String>, value: Option<String>, label: &str| {
+        if let (Some(header), Some(value)) = (header, value) {
+            if acceptable(&value) {
+                ops.push(HeaderOp::Set(header.clone(), value));
+            } else {
+                dropped.push(label.to_owned());
+            }
+        }
+    };
+    set(&forward.client_header, identity.client.clone(), "client");
+    let scopes: Vec<&str> = identity
+        .effective_scopes
+        .iter()
+        .map(String::as_str)
+        .collect();
+    set(
+        &forward.scopes_header,
+        (!scopes.is_empty()).then(|| scopes.join(" ")),
+        "scopes",
+    );
+    set(
+        &forward.audience_header,
+        Some(identity.matched_audience.clone()),
+        "audience",
+    );
+    for (claim, header) in &forward.claims {
+        let value = json::lookup(&identity.claims, claim).and_then(render_claim);
+        set(&Some(header.clone()), value, claim);
+    }
+    (ops, dropped)
+}
+
+/// Strings as they are, numbers and booleans as JSON text, arrays of scalars joined by
+/// `,`, anything else as compact JSON, base64url-encoded. `null` is left out.
+fn render_claim(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(value.to_string()),
+        Value::Array(items) if items.iter().all(is_scalar) => Some(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        other => Base64UrlSafeNoPadding::encode_to_string(other.to_string()).ok(),
+    }
+}
+
+fn is_scalar(value: &Value) -> bool {
+    matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
+}
+
+fn acceptable(value: &str) -> bool {
+    value.len() <= MAX_FORWARDED_VALUE && !value.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn claims_render_per_type() {
+        assert_eq!(render_claim(&json!("a")), Some("a".into()));
+        assert_eq!(render_claim(&json!(7)), Some("7".into()));
+        assert_eq!(render_claim(&json!(true)), Some("true".into()));
+        assert_eq!(
+            render_claim(&json!(["a", 1, false])),
+            Some("a,1,false".into())
+        );
+        assert_eq!(render_claim(&json!({"a": 1})), Some("eyJhIjoxfQ".into()));
+        assert_eq!(render_claim(&json!(null)), None);
+    }
+
+    #[test]
+    fn unsafe_values_are_refused() {
+        assert!(!acceptable("a\r\nx-evil: 1"));
+        assert!(!acceptable("a\0"));
+        assert!(!acceptable(&"a".repeat(4097)));
+        assert!(acceptable("ordinary value"));
+    }
+}

@@ -1,0 +1,132 @@
+//! Strict JSON for token headers and payloads: duplicate member names are an error.
+//!
+//! `serde_json::Value` keeps the last of two equal keys; a JWT parser that does so lets
+//! an attacker show one value to one checker and another to the next (RFC 8725 §2.6
+//! style confusion), so every object is rebuilt here and a repeated key rejects the whole
+//! document. Depth stays bounded by serde_json's recursion limit (128), which returns an
+//! error rather than overflowing the stack.
+
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A JSON object parsed with duplicate keys rejected at every level.
+pub type Object = Map<String, Value>;
+
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictValue(value) = map.next_value()?;
+            if object.insert(key, value).is_some() {
+                return Err(A::Error::custom("duplicate member name"));
+            }
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// Parses `bytes` as one JSON object; duplicate keys, trailing data, non-UTF-8 and any
+/// non-object top level are errors.
+pub fn parse_object(bytes: &[u8]) -> Option<Object> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let StrictValue(value) = StrictValue::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    match value {
+        Value::Object(object) => Some(object),
+        _ => None,
+    }
+}
+
+/// Looks a claim up by name: the exact member first, then a dotted path into nested
+/// objects (`realm_access.roles`), so names that contain dots still work.
+pub fn lookup<'a>(object: &'a Object, name: &str) -> Option<&'a Value> {
+    if let Some(value) = object.get(name) {
+        return Some(value);
+    }
+    let mut parts = name.split('.');
+    let mut current = object.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_keys_are_rejected_at_any_depth() {
+        assert!(parse_object(br#"{"a":1,"a":2}"#).is_none());
+        assert!(parse_object(br#"{"a":{"b":1,"b":1}}"#).is_none());
+        assert!(parse_object(br#"{"a":[{"b":1,"b":1}]}"#).is_none());
+        assert!(parse_object(br#"{"a":1,"b":2}"#).is_some());
+    }
+
+    #[test]
+    fn non_objects_and_trailing_data_are_rejected() {
+        for bad in [&b"[]"[..], b"1", b"\"x\"", b"{} {}", b"{", b"\xff", b""] {
+            assert!(parse_object(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_object(deep.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn dotted_lookup_prefers_exact_member() {
+        let o = parse_object(br#"{"a.b":1,"a":{"b":2},"x":{"y":{"z":3}}}"#).unwrap();
+        assert_eq!(lookup(&o, "a.b"), Some(&Value::from(1)));
+        assert_eq!(lookup(&o, "x.y.z"), Some(&Value::from(3)));
+        assert_eq!(lookup(&o, "x.q"), None);
+    }
+}

@@ -1,0 +1,415 @@
+//! Verifying keys: JWKS, PEM and HMAC secrets turned into per-algorithm verifiers.
+//!
+//! Each key is bound to the algorithms it may serve — its own `alg` member if it has
+//! one, otherwise every allow-listed algorithm of its type — so a token can never pick
+//! an algorithm the key was not meant for (RS256 key + HS256 token = key confusion).
+
+use crate::algorithm::{Algorithm, KeyFamily};
+use crate::config::ConfigError;
+use ct_codecs::{Base64, Base64UrlSafeNoPadding, Decoder};
+use jwt_simple::prelude::*;
+use serde_json::Value;
+
+/// Raw public key material, before it is bound to algorithms.
+#[derive(Clone, Debug)]
+pub enum Material {
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    P256(Vec<u8>),
+    P384(Vec<u8>),
+    Ed25519(Vec<u8>),
+    Hmac(Vec<u8>),
+    /// A PEM public key, parsed when it is bound (its type is only known then).
+    Pem(String),
+}
+
+/// One key as configured: material plus the optional `kid` and `alg` it was published with.
+#[derive(Clone, Debug)]
+pub struct KeySpec {
+    pub kid: Option<String>,
+    pub alg: Option<Algorithm>,
+    pub material: Material,
+}
+
+/// A key ready to verify, holding one verifier per algorithm it may serve.
+pub struct VerifyingKey {
+    pub kid: Option<String>,
+    verifiers: Vec<(Algorithm, Verifier)>,
+}
+
+enum Verifier {
+    Rs256(RS256PublicKey),
+    Rs384(RS384PublicKey),
+    Rs512(RS512PublicKey),
+    Ps256(PS256PublicKey),
+    Ps384(PS384PublicKey),
+    Ps512(PS512PublicKey),
+    Es256(ES256PublicKey),
+    Es384(ES384PublicKey),
+    EdDsa(Ed25519PublicKey),
+    Hs256(HS256Key),
+    Hs384(HS384Key),
+    Hs512(HS512Key),
+}
+
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+impl VerifyingKey {
+    /// Whether this key may verify tokens signed with `alg`.
+    pub fn serves(&self, alg: Algorithm) -> bool {
+        self.verifiers.iter().any(|(a, _)| *a == alg)
+    }
+
+    /// Checks the token's signature with the verifier for `alg`. The options carry the
+    /// filter's own clock and leeway, so jwt-simple's claim checks agree with ours.
+    pub fn verify(&self, alg: Algorithm, token: &str, options: &VerificationOptions) -> bool {
+        self.verifiers
+            .iter()
+            .filter(|(a, _)| *a == alg)
+            .any(|(_, verifier)| verifier.verify(token, options.clone()))
+    }
+}
+
+impl Verifier {
+    fn verify(&self, token: &str, options: VerificationOptions) -> bool {
+        let options = Some(options);
+        match self {
+            Verifier::Rs256(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Rs384(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Rs512(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Ps256(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Ps384(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Ps512(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Es256(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Es384(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::EdDsa(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Hs256(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Hs384(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+            Verifier::Hs512(k) => k.verify_token::<NoCustomClaims>(token, options).is_ok(),
+        }
+    }
+
+    fn build(alg: Algorithm, material: &Material) -> Option<Verifier> {
+        let v = match (alg, material) {
+            (Algorithm::RS256, Material::Rsa { n, e }) => {
+                Verifier::Rs256(RS256PublicKey::from_components(n, e).ok()?)
+            }
+            (Algorithm::RS384, Material::Rsa { n, e }) => {
+                Verifier::Rs384(RS384PublicKey::from_components(n, e).ok()?)
+            }
+            (Algorithm::RS512, Material::Rsa { n, e }) => {
+                Verifier::Rs512(RS512PublicKey::from_components(n, e).ok()?)
+            }
+            (Algorithm::PS256, Material::Rsa { n, e }) => {
+                Verifier::Ps256(PS256PublicKey::from_components(n, e).ok()?)
+            }
+            (Algorithm::PS384, Material::Rsa { n, e }) => {
+                Verifier::Ps384(PS384PublicKey::from_components(n, e).ok()?)
+            }
+            (Algorithm::PS512, Material::Rsa { n, e }) => {
+                Verifier::Ps512(PS512PublicKey::from_components(n, e).ok()?)
+            }
+            (Algorithm::ES256, Material::P256(point)) => {
+                Verifier::Es256(ES256PublicKey::from_bytes(point).ok()?)
+            }
+            (Algorithm::ES384, Material::P384(point)) => {
+                Verifier::Es384(ES384PublicKey::from_bytes(point).ok()?)
+            }
+            (Algorithm::EdDSA, Material::Ed25519(raw)) => {
+                Verifier::EdDsa(Ed25519PublicKey::from_bytes(raw).ok()?)
+            }
+            (Algorithm::HS256, Material::Hmac(s)) => Verifier::Hs256(HS256Key::from_bytes(s)),
+            (Algorithm::HS384, Material::Hmac(s)) => Verifier::Hs384(HS384Key::from_bytes(s)),
+            (Algorithm::HS512, Material::Hmac(s)) => Verifier::Hs512(HS512Key::from_bytes(s)),
+            _ => return None,
+        };
+        Some(v)
+    }
+}
+
+impl Material {
+    /// The key's type; a PEM key's type is found by trying each parser.
+    fn family(&self) -> Option<KeyFamily> {
+        match self {
+            Material::Rsa { .. } => Some(KeyFamily::Rsa),
+            Material::P256(_) => Some(KeyFamily::P256),
+            Material::P384(_) => Some(KeyFamily::P384),
+            Material::Ed25519(_) => Some(KeyFamily::Ed25519),
+            Material::Hmac(_) => Some(KeyFamily::Hmac),
+            Material::Pem(_) => None,
+        }
+    }
+
+    /// Resolves a PEM key into typed material; other material is returned as it is.
+    fn resolve(&self) -> Option<Material> {
+        let Material::Pem(pem) = self else {
+            return Some(self.clone());
+        };
+        if let Ok(k) = RS256PublicKey::from_pem(pem) {
+            let c = k.to_components();
+            return Some(Material::Rsa { n: c.n, e: c.e });
+        }
+        if let Ok(k) = ES256PublicKey::from_pem(pem) {
+            return Some(Material::P256(k.to_bytes()));
+        }
+        if let Ok(k) = ES384PublicKey::from_pem(pem) {
+            return Some(Material::P384(k.to_bytes()));
+        }
+        if let Ok(k) = Ed25519PublicKey::from_pem(pem) {
+            return Some(Material::Ed25519(k.to_bytes()));
+        }
+        None
+    }
+}
+
+impl KeySpec {
+    /// The algorithms this key would serve without an issuer allow-list.
+    pub fn default_algorithms(&self) -> Vec<Algorithm> {
+        if let Some(alg) = self.alg {
+            return vec![alg];
+        }
+        let family = self
+            .material
+            .resolve()
+            .and_then(|m| m.family())
+            .and_then(KeyFamily::default_algorithm);
+        family.into_iter().collect()
+    }
+
+    /// Binds the key to the algorithms it may serve under `allowed`. `None` when the
+    /// material cannot be parsed or no allowed algorithm fits it.
+    pub fn bind(&self, allowed: &[Algorithm]) -> Option<VerifyingKey> {
+        let material = self.material.resolve()?;
+        let family = material.family()?;
+        let verifiers: Vec<_> = allowed
+            .iter()
+            .copied()
+            .filter(|alg| alg.family() == family && self.alg.is_none_or(|own| own == *alg))
+            .map(|alg| Some((alg, Verifier::build(alg, &material)?)))
+            .collect::<Option<_>>()?;
+        if verifiers.is_empty() {
+            return None;
+        }
+        Some(VerifyingKey {
+            kid: self.kid.clone(),
+            verifiers,
+        })
+    }
+}
+
+fn b64url(value: &str) -> Option<Vec<u8>> {
+    Base64UrlSafeNoPadding::decode_to_vec(value.trim_end_matches('='), None).ok()
+}
+
+fn member<'a>(
+    key: &'a serde_json::Map<String, Value>,
+    name: &str,
+    path: &str,
+) -> Result<&'a str, ConfigError> {
+    key.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ConfigError::new(format!("{path}.{name}"), "expected a string"))
+}
+
+fn decoded(
+    key: &serde_json::Map<String, Value>,
+    name: &str,
+    path: &str,
+) -> Result<Vec<u8>, ConfigError> {
+    b64url(member(key, name, path)?)
+        .filter(|bytes| !bytes.is_empty())
+        .ok_or_else(|| {
+            ConfigError::new(format!("{path}.{name}"), "expected base64url key material")
+        })
+}
+
+/// Reads one JWK. Private members and `oct` keys are errors: a published key set never
+/// holds secrets, and accepting one would mean the IdP's signing key leaked into config.
+pub fn parse_jwk(value: &Value, path: &str) -> Result<KeySpec, ConfigError> {
+    let key = value
+        .as_object()
+        .ok_or_else(|| ConfigError::new(path, "expected a JWK object"))?;
+    if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| key.contains_key(**m)) {
+        return Err(ConfigError::new(
+            format!("{path}.{private}"),
+            "private key member in a public key set",
+        ));
+    }
+    if let Some(usage) = key.get("use") {
+        if usage.as_str() != Some("sig") {
+            return Err(ConfigError::new(
+                format!("{path}.use"),
+                "only \"sig\" keys can verify tokens",
+            ));
+        }
+    }
+    let kid = match key.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(ConfigError::new(format!("{path}.kid"), "expected a string")),
+    };
+    let alg = match key.get("alg") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .and_then(Algorithm::parse)
+                .ok_or_else(|| ConfigError::new(format!("{path}.alg"), "unsupported algorithm"))?,
+        ),
+    };
+    let kty = member(key, "kty", path)?;
+    let material = match kty {
+        "RSA" => Material::Rsa {
+            n: decoded(key, "n", path)?,
+            e: decoded(key, "e", path)?,
+        },
+        "EC" => {
+            let x = decoded(key, "x", path)?;
+            let y = decoded(key, "y", path)?;
+            let (size, wrap): (usize, fn(Vec<u8>) -> Material) = match member(key, "crv", path)? {
+                "P-256" => (32, Material::P256),
+                "P-384" => (48, Material::P384),
+                _ => {
+                    return Err(ConfigError::new(
+                        format!("{path}.crv"),
+                        "supported curves: P-256, P-384",
+                    ))
+                }
+            };
+            if x.len() != size || y.len() != size {
+                return Err(ConfigError::new(
+                    path,
+                    "EC coordinates have the wrong length",
+                ));
+            }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            wrap(point)
+        }
+        "OKP" => {
+            if member(key, "crv", path)? != "Ed25519" {
+                return Err(ConfigError::new(
+                    format!("{path}.crv"),
+                    "supported curve: Ed25519",
+                ));
+            }
+            Material::Ed25519(decoded(key, "x", path)?)
+        }
+        "oct" => {
+            return Err(ConfigError::new(
+                format!("{path}.kty"),
+                "symmetric keys cannot be published in a JWKS; use hmac_secret_base64",
+            ))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                format!("{path}.kty"),
+                "supported key types: RSA, EC, OKP",
+            ))
+        }
+    };
+    let spec = KeySpec { kid, alg, material };
+    if spec
+        .alg
+        .is_some_and(|alg| Some(alg.family()) != spec.material.family())
+    {
+        return Err(ConfigError::new(
+            format!("{path}.alg"),
+            "does not fit the key type",
+        ));
+    }
+    Ok(spec)
+}
+
+/// Reads a JWKS object (`{"keys": [...]}`).
+pub fn parse_jwks(value: &Value, path: &str) -> Result<Vec<KeySpec>, ConfigError> {
+    let keys = value
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ConfigError::new(format!("{path}.keys"), "expected an array of JWKs"))?;
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| parse_jwk(key, &format!("{path}.keys[{i}]")))
+        .collect()
+}
+
+/// Reads an HMAC secret: standard or URL-safe base64, at least 32 bytes (RFC 7518 §3.2
+/// asks for at least the hash size; 32 bytes is the floor for HS256).
+pub fn parse_hmac_secret(secret: &str, path: &str) -> Result<KeySpec, ConfigError> {
+    let trimmed = secret.trim();
+    let bytes = Base64::decode_to_vec(trimmed, None)
+        .ok()
+        .or_else(|| b64url(trimmed))
+        .ok_or_else(|| ConfigError::new(path, "expected base64"))?;
+    if bytes.len() < 32 {
+        return Err(ConfigError::new(
+            path,
+            "HMAC secret must decode to at least 32 bytes",
+        ));
+    }
+    Ok(KeySpec {
+        kid: None,
+        alg: None,
+        material: Material::Hmac(bytes),
+    })
+}
+
+/// Reads a PEM (SPKI) public key; its type is checked by parsing it now.
+pub fn parse_pem(kid: Option<String>, pem: &str, path: &str) -> Result<KeySpec, ConfigError> {
+    let spec = KeySpec {
+        kid,
+        alg: None,
+        material: Material::Pem(pem.to_owned()),
+    };
+    if spec.material.resolve().is_none() {
+        return Err(ConfigError::new(
+            path,
+            "not a supported PEM public key (RSA ≥ 2048 bits, P-256, P-384, Ed25519)",
+        ));
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn private_members_and_oct_keys_are_refused() {
+        let err =
+            parse_jwk(&json!({"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"}), "k").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "k.d: private key member in a public key set"
+        );
+        assert!(parse_jwk(&json!({"kty":"oct","k":"AAAA"}), "k").is_err());
+        assert!(parse_jwk(&json!({"kty":"oct"}), "k").is_err());
+    }
+
+    #[test]
+    fn short_hmac_secret_is_refused() {
+        assert!(parse_hmac_secret("c2hvcnQ=", "s").is_err());
+        let ok = Base64::encode_to_string([7u8; 32]).unwrap();
+        assert!(parse_hmac_secret(&ok, "s").is_ok());
+    }
+
+    #[test]
+    fn key_alg_binds_the_key() {
+        let kp = RS256KeyPair::generate(2048).unwrap();
+        let c = kp.public_key().to_components();
+        let spec = KeySpec {
+            kid: None,
+            alg: Some(Algorithm::RS256),
+            material: Material::Rsa { n: c.n, e: c.e },
+        };
+        let key = spec.bind(&[Algorithm::RS256, Algorithm::PS256]).unwrap();
+        assert!(key.serves(Algorithm::RS256));
+        assert!(!key.serves(Algorithm::PS256));
+        assert!(spec.bind(&[Algorithm::ES256]).is_none());
+    }
+    use ct_codecs::Encoder;
+}

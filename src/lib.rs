@@ -1,0 +1,45 @@
+//! # audience-guard
+//!
+//! A proxy-wasm HTTP filter for Envoy and Istio that verifies JWT access tokens inside
+//! the Envoy worker and enforces audience, client and scope rules.
+//!
+//! ## Request flow (`decide`)
+//! 1. **Header hygiene** ([`forward::sanitize`]): incoming copies of output headers and
+//!    every `x-jwt-*` header are removed; the token too, unless `keep_token`.
+//! 2. **Path safety** ([`paths`]): dot-segments, encoded `/` `\` `.`, NUL → 400.
+//! 3. **Rule** ([`rules`]): first match on path, prefix, methods, hosts, route.
+//! 4. **Token** ([`token`]): exactly one, strict bearer grammar, size cap.
+//! 5. **Verify** ([`verify`]): structure, issuer, algorithm allow-list, `typ`, times —
+//!    then audience ([`policy`]) — then the signature, last.
+//! 6. **Authorize** ([`policy`]): client allowance → effective scopes, rule clients,
+//!    required scopes, claim conditions ([`claims`]).
+//! 7. **Respond** ([`decision`]): identity headers ([`forward`]) or an RFC 6750 denial.
+//!
+//! `decide` is pure (no clock, no host calls), so every check is tested natively;
+//! [`filter`] is the thin proxy-wasm shell around it, compiled only for wasm32.
+
+pub mod algorithm;
+pub mod claims;
+pub mod config;
+pub mod decide;
+pub mod decision;
+pub mod forward;
+pub mod json;
+pub mod keys;
+pub mod paths;
+pub mod policy;
+pub mod request;
+pub mod rules;
+pub mod token;
+pub mod verify;
+
+#[cfg(target_arch = "wasm32")]
+mod filter;
+#[cfg(target_arch = "wasm32")]
+mod metrics;
+
+pub use config::ConfigError;
+pub use decide::decide;
+pub use decision::{Decision, HeaderOp, Reason, Verdict};
+pub use policy::Policy;
+pub use request::Request;

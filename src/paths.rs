@@ -1,0 +1,144 @@
+//! Path safety: a request path the filter cannot compare to its rules the way the
+//! upstream will read it is refused, so a prefix rule can never be bypassed by spelling.
+
+/// Why a path cannot be matched safely.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UnsafePath {
+    NotAbsolute,
+    DotSegment,
+    EmptySegment,
+    EncodedSeparator,
+    EncodedUnreserved,
+    BadEscape,
+    ControlCharacter,
+}
+
+/// The path without its query string or fragment.
+pub fn strip_query(path: &str) -> &str {
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    path.get(..end).unwrap_or(path)
+}
+
+/// Checks the path part of `:path`. Refused: dot-segments (`/./`, `/../`), empty
+/// segments (`//`, which Envoy's `merge_slashes` removes), a backslash, NUL or other
+/// control characters, and percent-escapes of `/`, `\`, `.` or of any other unreserved
+/// character (an upstream that decodes them would see a different path than the rules),
+/// as well as malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine.
+pub fn check(path: &str) -> Result<(), UnsafePath> {
+    if path == "*" {
+        return Ok(());
+    }
+    if !path.starts_with('/') {
+        return Err(UnsafePath::NotAbsolute);
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => return Err(UnsafePath::EncodedSeparator),
+            0..=0x1f | 0x7f => return Err(UnsafePath::ControlCharacter),
+            b'%' => {
+                let hi = bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16));
+                let lo = bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16));
+                let (Some(hi), Some(lo)) = (hi, lo) else {
+                    return Err(UnsafePath::BadEscape);
+                };
+                let decoded = (hi * 16 + lo) as u8;
+                match decoded {
+                    b'/' | b'\\' | b'.' => return Err(UnsafePath::EncodedSeparator),
+                    0..=0x1f | 0x7f => return Err(UnsafePath::ControlCharacter),
+                    c if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'~' => {
+                        return Err(UnsafePath::EncodedUnreserved)
+                    }
+                    _ => {}
+                }
+                i += 3;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    for segment in path.split('/').skip(1) {
+        match segment {
+            "." | ".." => return Err(UnsafePath::DotSegment),
+            _ => {}
+        }
+    }
+    if path.len() > 1 && path.split('/').skip(1).any(str::is_empty) {
+        // `//x`, `/a//b`; a single trailing slash (`/orders/`) is fine.
+        let inner = path.strip_suffix('/').unwrap_or(path);
+        if inner.split('/').skip(1).any(str::is_empty) {
+            return Err(UnsafePath::EmptySegment);
+        }
+    }
+    Ok(())
+}
+
+/// Segment-wise prefix match: `/orders` matches `/orders` and `/orders/1`, not
+/// `/orders-x`; a prefix ending in `/` matches anything that starts with it.
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    if prefix.ends_with('/') {
+        return path.starts_with(prefix);
+    }
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        for bad in [
+            "/orders/../hr",
+            "/orders/./x",
+            "/orders/..",
+            "//hr",
+            "/a//b",
+            "/orders%2Fx",
+            "/orders%2fx",
+            "/orders%5cx",
+            "/%2e%2e/hr",
+            "/%68r",
+            "/a\\b",
+            "/a%00",
+            "/a\u{0}",
+            "/a%zz",
+            "/a%2",
+            "orders",
+        ] {
+            assert!(check(strip_query(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ordinary_paths_pass() {
+        for good in [
+            "/",
+            "/orders",
+            "/orders/",
+            "/orders/1",
+            "/a%20b",
+            "/caf%C3%A9",
+            "/a.b/c..d",
+            "/orders?x=/../",
+        ] {
+            assert!(check(strip_query(good)).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn prefix_is_segment_wise() {
+        assert!(prefix_matches("/orders", "/orders"));
+        assert!(prefix_matches("/orders", "/orders/1"));
+        assert!(!prefix_matches("/orders", "/orders-x"));
+        assert!(!prefix_matches("/orders", "/order"));
+        assert!(prefix_matches("/api/", "/api/x"));
+        assert!(!prefix_matches("/api/", "/api"));
+        assert!(prefix_matches("/", "/anything"));
+    }
+}

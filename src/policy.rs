@@ -1,0 +1,324 @@
+//! The compiled policy and the authorization checks that follow verification:
+//! audiences (incl. `azp` for several audiences), the client's allowance, scopes, claims.
+
+use crate::algorithm::Algorithm;
+use crate::decision::{Failure, Reason};
+use crate::forward::Forward;
+use crate::json::Object;
+use crate::keys::VerifyingKey;
+use crate::rules::Rule;
+use crate::token::TokenSources;
+use crate::verify;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+
+/// The configuration compiled once in `on_configure`; immutable afterwards.
+pub struct Policy {
+    pub issuers: HashMap<String, Issuer>,
+    pub audiences: Vec<String>,
+    /// client id → matched audience → what that client may use there.
+    pub clients: Option<HashMap<String, HashMap<String, Allowance>>>,
+    pub multiple_audiences: MultipleAudiences,
+    pub missing_audience: MissingAudience,
+    pub rules: Vec<Rule>,
+    pub unmatched: Unmatched,
+    pub sources: TokenSources,
+    pub forward: Forward,
+    pub responses: Responses,
+}
+
+pub struct Issuer {
+    pub name: String,
+    pub keys: Vec<VerifyingKey>,
+    pub algorithms: BTreeSet<Algorithm>,
+    pub token_type: TokenType,
+    pub leeway_seconds: u64,
+    pub max_lifetime_seconds: Option<u64>,
+    pub client_claims: Vec<String>,
+    pub scope_claims: Vec<String>,
+}
+
+/// The scopes a client may use at one audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allowance {
+    All,
+    Only(BTreeSet<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct MultipleAudiences {
+    pub require_azp: bool,
+    pub trusted: Option<BTreeSet<String>>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingAudience {
+    #[default]
+    Reject,
+    #[serde(rename = "self")]
+    SelfClient,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenType {
+    #[serde(rename = "at+jwt")]
+    AtJwt,
+    #[serde(rename = "jwt")]
+    Jwt,
+    #[default]
+    #[serde(rename = "any")]
+    Any,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Unmatched {
+    #[default]
+    Deny,
+    Allow,
+}
+
+#[derive(Debug, Clone)]
+pub struct Responses {
+    pub realm: String,
+    pub describe_errors: bool,
+}
+
+/// A caller whose token passed every check of the rule.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub issuer: String,
+    pub client: Option<String>,
+    pub matched_audience: String,
+    /// Token scopes cut down to the client's allowance; sorted.
+    pub effective_scopes: BTreeSet<String>,
+    pub claims: Object,
+}
+
+/// What an authorization attempt learned, kept even when it fails (for logs).
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    pub issuer: Option<String>,
+    pub client: Option<String>,
+    pub matched_audience: Option<String>,
+}
+
+/// The requirements a token is checked against: a rule, or the implicit one used for
+/// requests no rule matches (top-level audiences, nothing else).
+pub struct Requirements<'a> {
+    pub audiences: &'a [String],
+    pub scopes: &'a [String],
+    pub any_scopes: &'a [String],
+    pub clients: Option<&'a BTreeSet<String>>,
+    pub claims: &'a [(String, crate::claims::ClaimCondition)],
+}
+
+impl<'a> From<&'a Rule> for Requirements<'a> {
+    fn from(rule: &'a Rule) -> Self {
+        Requirements {
+            audiences: &rule.audiences,
+            scopes: &rule.scopes,
+            any_scopes: &rule.any_scopes,
+            clients: rule.clients.as_ref(),
+            claims: &rule.claims,
+        }
+    }
+}
+
+impl Policy {
+    /// Whether any rule matches on Envoy's route name (reading it costs a host call).
+    pub fn matches_on_route(&self) -> bool {
+        self.rules.iter().any(|r| r.matcher.route.is_some())
+    }
+
+    /// Verifies `token` and checks it against `req`. On failure, also returns what was
+    /// learned about the caller so the denial can be logged with it.
+    pub fn authorize(
+        &self,
+        token: &str,
+        req: &Requirements,
+        now: u64,
+    ) -> Result<Identity, (Failure, Partial)> {
+        let mut partial = Partial::default();
+        let result = self.authorize_into(token, req, now, &mut partial);
+        result.map_err(|failure| (failure, partial))
+    }
+
+    fn authorize_into(
+        &self,
+        token: &str,
+        req: &Requirements,
+        now: u64,
+        partial: &mut Partial,
+    ) -> Result<Identity, Failure> {
+        let unverified = verify::precheck(self, token, now)?;
+        let issuer = unverified.issuer;
+        partial.issuer = Some(issuer.name.clone());
+        let claims = &unverified.claims;
+        let client = client_of(issuer, claims)?;
+        partial.client.clone_from(&client);
+        let matched = self.matched_audience(claims, client.as_deref(), req.audiences)?;
+        partial.matched_audience = Some(matched.clone());
+        unverified.verify_signature(now)?;
+
+        let token_scopes = scopes_of(issuer, claims)?;
+        let effective_scopes = self.effective_scopes(token_scopes, client.as_deref(), &matched)?;
+        if let Some(allowed) = req.clients {
+            if !client.as_ref().is_some_and(|c| allowed.contains(c)) {
+                return Err(Failure::new(
+                    Reason::ClientNotAllowed,
+                    "client is not allowed on this route",
+                ));
+            }
+        }
+        if !req.scopes.iter().all(|s| effective_scopes.contains(s)) {
+            return Err(scope_failure(req.scopes));
+        }
+        if !req.any_scopes.is_empty()
+            && !req.any_scopes.iter().any(|s| effective_scopes.contains(s))
+        {
+            return Err(scope_failure(req.any_scopes));
+        }
+        if !req
+            .claims
+            .iter()
+            .all(|(name, cond)| cond.holds(claims, name))
+        {
+            return Err(Failure::new(
+                Reason::ClaimMismatch,
+                "a required claim condition is not met",
+            ));
+        }
+        Ok(Identity {
+            issuer: issuer.name.clone(),
+            client,
+            matched_audience: matched,
+            effective_scopes,
+            claims: unverified.claims,
+        })
+    }
+
+    /// The token's audiences (RFC 7519 §4.1.3: a string or an array of strings), the
+    /// several-audience rules (OIDC Core 3.1.3.7), then the first of `wanted` found.
+    fn matched_audience(
+        &self,
+        claims: &Object,
+        client: Option<&str>,
+        wanted: &[String],
+    ) -> Result<String, Failure> {
+        let denied = |d| Failure::new(Reason::AudienceNotAllowed, d);
+        let audiences: Vec<&str> = match claims.get("aud") {
+            None => match (self.missing_audience, client) {
+                (MissingAudience::SelfClient, Some(c)) => vec![c],
+                _ => return Err(denied("token has no audience (aud)")),
+            },
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| denied("token audience is malformed"))?,
+            Some(_) => return Err(denied("token audience is malformed")),
+        };
+        if audiences.is_empty() || audiences.iter().any(|a| a.is_empty()) {
+            return Err(denied("token audience is empty"));
+        }
+        if audiences.len() > 1 {
+            if self.multiple_audiences.require_azp
+                && !claims.get("azp").is_some_and(Value::is_string)
+            {
+                return Err(denied(
+                    "token has several audiences but no authorized party (azp)",
+                ));
+            }
+            if let Some(trusted) = &self.multiple_audiences.trusted {
+                if !audiences.iter().all(|a| trusted.contains(*a)) {
+                    return Err(denied("token names an audience that is not trusted"));
+                }
+            }
+        }
+        wanted
+            .iter()
+            .find(|w| audiences.contains(&w.as_str()))
+            .cloned()
+            .ok_or_else(|| denied("token audience is not accepted here"))
+    }
+
+    /// Token scopes ∩ the client's allowance at the matched audience.
+    fn effective_scopes(
+        &self,
+        scopes: BTreeSet<String>,
+        client: Option<&str>,
+        audience: &str,
+    ) -> Result<BTreeSet<String>, Failure> {
+        let Some(clients) = &self.clients else {
+            return Ok(scopes);
+        };
+        let allowance = client
+            .and_then(|c| clients.get(c))
+            .and_then(|per_audience| per_audience.get(audience))
+            .ok_or_else(|| {
+                Failure::new(
+                    Reason::ClientNotAllowed,
+                    "client is not allowed for this audience",
+                )
+            })?;
+        Ok(match allowance {
+            Allowance::All => scopes,
+            Allowance::Only(allowed) => scopes.intersection(allowed).cloned().collect(),
+        })
+    }
+}
+
+fn scope_failure(required: &[String]) -> Failure {
+    Failure {
+        required_scopes: Some(required.join(" ")),
+        ..Failure::new(Reason::InsufficientScope, "a required scope is missing")
+    }
+}
+
+/// The presenting client: the first of `client_claims` present. A present claim that is
+/// not a non-empty string makes the token invalid rather than anonymous.
+fn client_of(issuer: &Issuer, claims: &Object) -> Result<Option<String>, Failure> {
+    for name in &issuer.client_claims {
+        match claims.get(name) {
+            None => continue,
+            Some(Value::String(c)) if !c.is_empty() => return Ok(Some(c.clone())),
+            Some(_) => {
+                return Err(Failure::new(
+                    Reason::InvalidToken,
+                    "token client claim is malformed",
+                ))
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Scopes from the first of `scope_claims` present: a space-separated string or an
+/// array of strings. Any other type makes the token invalid.
+fn scopes_of(issuer: &Issuer, claims: &Object) -> Result<BTreeSet<String>, Failure> {
+    let malformed = || Failure::new(Reason::InvalidToken, "token scope claim is malformed");
+    for name in &issuer.scope_claims {
+        match claims.get(name) {
+            None => continue,
+            Some(Value::String(s)) => {
+                return Ok(s
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect())
+            }
+            Some(Value::Array(items)) => {
+                return items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned).ok_or_else(malformed))
+                    .collect()
+            }
+            Some(_) => return Err(malformed()),
+        }
+    }
+    Ok(BTreeSet::new())
+}

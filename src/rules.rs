@@ -1,0 +1,158 @@
+//! Rules: which requests a rule applies to (first match wins) and what it requires.
+
+use crate::claims::ClaimCondition;
+use crate::paths;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// Enforce (default) or only compute, log and count the decision.
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    DryRun,
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    pub matcher: Matcher,
+    pub audiences: Vec<String>,
+    pub scopes: Vec<String>,
+    pub any_scopes: Vec<String>,
+    pub clients: Option<BTreeSet<String>>,
+    pub claims: Vec<(String, ClaimCondition)>,
+    pub anonymous: bool,
+    pub mode: Mode,
+}
+
+/// Conditions on the request; all given ones must hold.
+#[derive(Debug, Default)]
+pub struct Matcher {
+    pub path: Option<String>,
+    pub prefix: Option<String>,
+    pub methods: Option<Vec<String>>,
+    pub hosts: Option<Vec<HostPattern>>,
+    pub route: Option<String>,
+}
+
+/// `api.example.com` (exact) or `*.example.com` (any subdomain, not the bare domain).
+#[derive(Debug)]
+pub enum HostPattern {
+    Exact(String),
+    Suffix(String),
+}
+
+impl HostPattern {
+    pub fn parse(pattern: &str) -> HostPattern {
+        let lower = pattern.to_ascii_lowercase();
+        match lower.strip_prefix('*') {
+            Some(suffix) => HostPattern::Suffix(suffix.to_owned()),
+            None => HostPattern::Exact(lower),
+        }
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(h) => h == host,
+            HostPattern::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
+        }
+    }
+}
+
+/// What a rule is matched against.
+pub struct RouteInfo<'a> {
+    pub method: &'a str,
+    /// The path without its query string.
+    pub path: &'a str,
+    /// `:authority` lower-cased, without port.
+    pub host: &'a str,
+    pub route: Option<&'a str>,
+}
+
+impl Matcher {
+    pub fn matches(&self, req: &RouteInfo) -> bool {
+        self.path.as_ref().is_none_or(|p| p == req.path)
+            && self
+                .prefix
+                .as_ref()
+                .is_none_or(|p| paths::prefix_matches(p, req.path))
+            && self
+                .methods
+                .as_ref()
+                .is_none_or(|m| m.iter().any(|m| m == req.method))
+            && self
+                .hosts
+                .as_ref()
+                .is_none_or(|h| h.iter().any(|h| h.matches(req.host)))
+            && self
+                .route
+                .as_ref()
+                .is_none_or(|r| Some(r.as_str()) == req.route)
+    }
+}
+
+/// `:authority` without its port, lower-cased (`[::1]:80` → `[::1]`).
+pub fn host_without_port(authority: &str) -> String {
+    let host = if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(end) => authority.get(..=end).unwrap_or(authority),
+            None => authority,
+        }
+    } else {
+        match authority.rfind(':') {
+            Some(colon) => authority.get(..colon).unwrap_or(authority),
+            None => authority,
+        }
+    };
+    host.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info<'a>(
+        method: &'a str,
+        path: &'a str,
+        host: &'a str,
+        route: Option<&'a str>,
+    ) -> RouteInfo<'a> {
+        RouteInfo {
+            method,
+            path,
+            host,
+            route,
+        }
+    }
+
+    #[test]
+    fn all_conditions_must_hold() {
+        let m = Matcher {
+            prefix: Some("/orders".into()),
+            methods: Some(vec!["GET".into()]),
+            hosts: Some(vec![HostPattern::parse("*.example.com")]),
+            route: Some("orders".into()),
+            ..Default::default()
+        };
+        assert!(m.matches(&info("GET", "/orders/1", "api.example.com", Some("orders"))));
+        assert!(!m.matches(&info(
+            "POST",
+            "/orders/1",
+            "api.example.com",
+            Some("orders")
+        )));
+        assert!(!m.matches(&info("GET", "/orders/1", "example.com", Some("orders"))));
+        assert!(!m.matches(&info("GET", "/orders/1", "api.example.com", None)));
+        assert!(!m.matches(&info("GET", "/ordersx", "api.example.com", Some("orders"))));
+    }
+
+    #[test]
+    fn host_port_is_removed() {
+        assert_eq!(host_without_port("API.example.com:8443"), "api.example.com");
+        assert_eq!(host_without_port("[::1]:80"), "[::1]");
+        assert_eq!(host_without_port("localhost"), "localhost");
+    }
+}

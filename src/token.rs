@@ -1,0 +1,336 @@
+//! Finding the one token in a request: configured sources in order, the strict bearer
+//! grammar of RFC 6750 §2.1, a size cap, and "more than one credential" detection.
+
+use crate::request::Request;
+
+/// Where a token may come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A header; with a prefix (`Bearer`) the value is `<prefix> 1*SP <token>`.
+    Header {
+        name: String,
+        prefix: Option<String>,
+    },
+    Query {
+        name: String,
+    },
+    Cookie {
+        name: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct TokenSources {
+    pub sources: Vec<TokenSource>,
+    pub max_bytes: usize,
+}
+
+/// The outcome of looking for a token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Extraction<'a> {
+    /// No credential for us anywhere (another scheme such as `Basic` counts as none).
+    Missing,
+    /// Exactly one credential, well-formed as far as the grammar goes.
+    Found(&'a str),
+    /// Exactly one credential, but malformed (`Bearer` alone, a second word, too large…).
+    Invalid,
+    /// Two or more credentials: two sources, a repeated header, a second one after a comma.
+    Multiple,
+}
+
+/// What one source held.
+enum Seen<'a> {
+    Token(&'a str),
+    Invalid,
+}
+
+impl TokenSources {
+    pub fn extract<'a>(&self, req: &'a Request) -> Extraction<'a> {
+        let mut seen: Vec<Seen<'a>> = Vec::new();
+        for source in &self.sources {
+            match source {
+                TokenSource::Header { name, prefix } => {
+                    for value in req.header_values(name) {
+                        if let Some(found) = from_header(value, prefix.as_deref()) {
+                            seen.extend(found);
+                        }
+                    }
+                }
+                TokenSource::Query { name } => {
+                    seen.extend(query_values(&req.path, name).map(token_or_invalid));
+                }
+                TokenSource::Cookie { name } => {
+                    for value in req.header_values("cookie") {
+                        let Ok(text) = std::str::from_utf8(value) else {
+                            continue;
+                        };
+                        seen.extend(cookie_values(text, name).map(token_or_invalid));
+                    }
+                }
+            }
+            if seen.len() > 1 {
+                return Extraction::Multiple;
+            }
+        }
+        match seen.pop() {
+            None => Extraction::Missing,
+            Some(Seen::Token(t)) if t.len() <= self.max_bytes => Extraction::Found(t),
+            Some(_) => Extraction::Invalid,
+        }
+    }
+}
+
+/// A token needs at least one character and no whitespace, comma or quote; the JWS
+/// structure itself is checked by the verifier.
+fn token_or_invalid(candidate: &str) -> Seen<'_> {
+    let ok = !candidate.is_empty()
+        && candidate
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b',' && b != b'"' && b != b';');
+    if ok {
+        Seen::Token(candidate)
+    } else {
+        Seen::Invalid
+    }
+}
+
+/// The credentials one header value holds, or `None` when it holds none of ours.
+fn from_header<'a>(value: &'a [u8], prefix: Option<&str>) -> Option<Vec<Seen<'a>>> {
+    let Ok(text) = std::str::from_utf8(value) else {
+        // Non-UTF-8 bytes where a token would be: a credential, and a broken one.
+        return Some(vec![Seen::Invalid]);
+    };
+    let Some(prefix) = prefix else {
+        let parts: Vec<&str> = text.split(',').collect();
+        return Some(
+            parts
+                .iter()
+                .map(|p| token_or_invalid(p.trim_matches(' ')))
+                .collect(),
+        );
+    };
+    let parts: Vec<&str> = text.split(',').map(|p| p.trim_start_matches(' ')).collect();
+    let ours: Vec<Seen<'a>> = parts.iter().filter_map(|p| bearer(p, prefix)).collect();
+    if ours.is_empty() {
+        return None;
+    }
+    if parts.len() > 1 {
+        // A credential of ours next to anything after a comma: a blank tail is trailing
+        // junk (invalid), anything else is a second credential.
+        if parts.iter().skip(1).all(|p| p.trim().is_empty()) && ours.len() == 1 {
+            return Some(vec![Seen::Invalid]);
+        }
+        return Some(vec![Seen::Invalid, Seen::Invalid]);
+    }
+    Some(ours)
+}
+
+/// Parses `<prefix> 1*SP <token>` (prefix compared case-insensitively). `None` when the
+/// value is another scheme (`Basic …`, or `Bearerx`).
+fn bearer<'a>(part: &'a str, prefix: &str) -> Option<Seen<'a>> {
+    let head = part.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = part.get(prefix.len()..)?;
+    match rest.bytes().next() {
+        None => Some(Seen::Invalid),
+        Some(b' ') => {
+            let token = rest.trim_start_matches(' ');
+            Some(token_or_invalid(token))
+        }
+        Some(b) if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' => None,
+        Some(_) => Some(Seen::Invalid),
+    }
+}
+
+/// Values of a query parameter, raw (a JWT needs no percent-encoding).
+pub fn query_values<'a, 'n>(
+    path: &'a str,
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let query = query.split('#').next().unwrap_or("");
+    query.split('&').filter_map(move |pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    })
+}
+
+pub fn cookie_values<'a, 'n>(
+    header: &'a str,
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    header.split(';').filter_map(move |pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key.trim() == name).then_some(value.trim())
+    })
+}
+
+/// `path` with every `name=` parameter removed from its query string.
+pub fn remove_query_param(path: &str, name: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+        .collect();
+    if kept.is_empty() || kept.iter().all(|p| p.is_empty()) {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+/// A `cookie` header value without the named cookie; `None` if nothing is left.
+pub fn remove_cookie(header: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| pair.split_once('=').map_or(*pair, |(k, _)| k.trim()) != name)
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(list: Vec<TokenSource>) -> TokenSources {
+        TokenSources {
+            sources: list,
+            max_bytes: 64,
+        }
+    }
+
+    fn bearer_only() -> TokenSources {
+        sources(vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: Some("Bearer".into()),
+        }])
+    }
+
+    fn req(headers: &[(&str, &[u8])], path: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            path: path.into(),
+            authority: "x".into(),
+            route: None,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_vec()))
+                .collect(),
+        }
+    }
+
+    fn auth(value: &[u8]) -> Request {
+        req(&[("authorization", value)], "/")
+    }
+
+    #[test]
+    fn bearer_grammar() {
+        let s = bearer_only();
+        for ok in [
+            &b"Bearer a.b.c"[..],
+            b"bearer a.b.c",
+            b"BEARER a.b.c",
+            b"Bearer    a.b.c",
+        ] {
+            assert_eq!(s.extract(&auth(ok)), Extraction::Found("a.b.c"), "{ok:?}");
+        }
+        for invalid in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Bearer   ",
+            b"Bearer\ta.b.c",
+            b"Bearer a.b.c d",
+            b"Bearer a.b.c,",
+            b"Bearer \xff",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(
+                s.extract(&auth(invalid)),
+                Extraction::Invalid,
+                "{invalid:?}"
+            );
+        }
+        for missing in [&b"Basic dXNlcjpwYXNz"[..], b"Bearerx a.b.c", b""] {
+            assert_eq!(
+                s.extract(&auth(missing)),
+                Extraction::Missing,
+                "{missing:?}"
+            );
+        }
+        assert_eq!(s.extract(&req(&[], "/")), Extraction::Missing);
+    }
+
+    #[test]
+    fn two_credentials_are_multiple() {
+        let s = bearer_only();
+        assert_eq!(
+            s.extract(&auth(b"Bearer a.b.c,Bearer d.e.f")),
+            Extraction::Multiple
+        );
+        assert_eq!(
+            s.extract(&auth(b"Bearer a.b.c, Basic xyz")),
+            Extraction::Multiple
+        );
+        let two = req(
+            &[
+                ("authorization", b"Bearer a.b.c"),
+                ("authorization", b"Bearer a.b.c"),
+            ],
+            "/",
+        );
+        assert_eq!(s.extract(&two), Extraction::Multiple);
+        let s = sources(vec![
+            TokenSource::Header {
+                name: "authorization".into(),
+                prefix: Some("Bearer".into()),
+            },
+            TokenSource::Query {
+                name: "access_token".into(),
+            },
+        ]);
+        let both = req(
+            &[("authorization", b"Bearer a.b.c")],
+            "/x?access_token=a.b.c",
+        );
+        assert_eq!(s.extract(&both), Extraction::Multiple);
+    }
+
+    #[test]
+    fn query_and_cookie_sources() {
+        let s = sources(vec![
+            TokenSource::Query { name: "t".into() },
+            TokenSource::Cookie { name: "jwt".into() },
+        ]);
+        assert_eq!(
+            s.extract(&req(&[], "/x?a=1&t=a.b.c")),
+            Extraction::Found("a.b.c")
+        );
+        assert_eq!(
+            s.extract(&req(&[("cookie", b"a=1; jwt=a.b.c")], "/x")),
+            Extraction::Found("a.b.c")
+        );
+        assert_eq!(s.extract(&req(&[], "/x?t=")), Extraction::Invalid);
+        assert_eq!(s.extract(&req(&[], "/x?t=a&t=b")), Extraction::Multiple);
+    }
+
+    #[test]
+    fn oversized_token_is_invalid() {
+        let s = bearer_only();
+        let big = format!("Bearer {}", "a".repeat(65));
+        assert_eq!(s.extract(&auth(big.as_bytes())), Extraction::Invalid);
+    }
+
+    #[test]
+    fn removing_the_token_from_query_and_cookie() {
+        assert_eq!(remove_query_param("/x?a=1&t=z&b=2", "t"), "/x?a=1&b=2");
+        assert_eq!(remove_query_param("/x?t=z", "t"), "/x");
+        assert_eq!(remove_cookie("a=1; jwt=z", "jwt").as_deref(), Some("a=1"));
+        assert_eq!(remove_cookie("jwt=z", "jwt"), None);
+    }
+}

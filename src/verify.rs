@@ -1,0 +1,199 @@
+//! Token verification: JWS structure, header, registered claims (iss, typ, exp, nbf,
+//! iat, lifetime) and, last, the signature. Cheap checks run before any crypto.
+
+use crate::algorithm::Algorithm;
+use crate::decision::{Failure, Reason};
+use crate::json::{self, Object};
+use crate::policy::{Issuer, Policy, TokenType};
+use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
+use jwt_simple::prelude::{Duration, UnixTimeStamp, VerificationOptions};
+use serde_json::Value;
+
+/// Latest instant a time claim may name: 9999-12-31T23:59:59Z.
+const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// A token whose structure, issuer, header and times were checked; not yet its signature.
+pub struct Unverified<'p, 't> {
+    pub raw: &'t str,
+    pub issuer: &'p Issuer,
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+    pub claims: Object,
+}
+
+fn invalid(description: &'static str) -> Failure {
+    Failure::new(Reason::InvalidToken, description)
+}
+
+/// Decodes one base64url segment: alphabet `A–Z a–z 0–9 - _` only, no padding.
+fn segment(part: &str) -> Option<Vec<u8>> {
+    let clean = !part.is_empty()
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !clean {
+        return None;
+    }
+    Base64UrlSafeNoPadding::decode_to_vec(part, None).ok()
+}
+
+/// Parses `header.payload.signature` and runs every check that needs no key.
+pub fn precheck<'p, 't>(
+    policy: &'p Policy,
+    raw: &'t str,
+    now: u64,
+) -> Result<Unverified<'p, 't>, Failure> {
+    let mut parts = raw.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid(
+            "token is not a compact JWS (header.payload.signature)",
+        ));
+    };
+    let header = segment(h)
+        .and_then(|bytes| json::parse_object(&bytes))
+        .ok_or_else(|| invalid("token header is not base64url-encoded JSON"))?;
+    let claims = segment(p)
+        .and_then(|bytes| json::parse_object(&bytes))
+        .ok_or_else(|| invalid("token payload is not base64url-encoded JSON"))?;
+    if segment(s).is_none() {
+        return Err(invalid("token signature is not base64url"));
+    }
+    if header.contains_key("crit") {
+        return Err(invalid("critical header extensions are not supported"));
+    }
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(Algorithm::parse)
+        .ok_or_else(|| invalid("token algorithm is not supported"))?;
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(invalid("token key id is not a string")),
+    };
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(typ)) => Some(typ.as_str()),
+        Some(_) => return Err(invalid("token type header is not a string")),
+    };
+    let issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .and_then(|iss| policy.issuers.get(iss))
+        .ok_or_else(|| Failure::new(Reason::UnknownIssuer, "token issuer is not trusted"))?;
+    if !issuer.algorithms.contains(&alg) {
+        return Err(invalid("token algorithm is not allowed for this issuer"));
+    }
+    if !type_accepted(issuer.token_type, typ) {
+        return Err(invalid("token type is not accepted"));
+    }
+    check_times(issuer, &claims, now)?;
+    Ok(Unverified {
+        raw,
+        issuer,
+        alg,
+        kid,
+        claims,
+    })
+}
+
+fn type_accepted(wanted: TokenType, typ: Option<&str>) -> bool {
+    match wanted {
+        TokenType::Any => true,
+        TokenType::Jwt => typ.is_none_or(|t| t.eq_ignore_ascii_case("JWT")),
+        TokenType::AtJwt => typ.is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        }),
+    }
+}
+
+/// A NumericDate claim: absent, or a number from 0 to year 9999, fractions truncated.
+fn numeric_date(claims: &Object, name: &str) -> Result<Option<u64>, Failure> {
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    let seconds = value
+        .as_u64()
+        .map(|v| v as f64)
+        .or_else(|| value.as_f64())
+        .filter(|v| (0.0..=MAX_NUMERIC_DATE).contains(v))
+        .ok_or_else(|| invalid("token time claim is not a valid date"))?;
+    Ok(Some(seconds as u64))
+}
+
+fn check_times(issuer: &Issuer, claims: &Object, now: u64) -> Result<(), Failure> {
+    let leeway = issuer.leeway_seconds;
+    let exp = numeric_date(claims, "exp")?.ok_or_else(|| invalid("token has no expiry (exp)"))?;
+    let nbf = numeric_date(claims, "nbf")?;
+    let iat = numeric_date(claims, "iat")?;
+    if now > exp.saturating_add(leeway) {
+        return Err(Failure::new(Reason::Expired, "token has expired"));
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        return Err(Failure::new(
+            Reason::NotYetValid,
+            "token is not valid yet (nbf)",
+        ));
+    }
+    if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        return Err(Failure::new(
+            Reason::NotYetValid,
+            "token was issued in the future (iat)",
+        ));
+    }
+    if let Some(max) = issuer.max_lifetime_seconds {
+        let iat = iat.ok_or_else(|| {
+            invalid("token has no issue time (iat) and a maximum lifetime applies")
+        })?;
+        if exp.saturating_sub(iat) > max {
+            return Err(invalid("token lifetime exceeds the maximum"));
+        }
+    }
+    Ok(())
+}
+
+impl Unverified<'_, '_> {
+    /// Checks the signature against the issuer's keys: the key with the token's `kid`,
+    /// or else the keys without a `kid`; without a `kid`, every key that serves `alg`.
+    /// jwt-simple re-checks the times with the same clock and leeway.
+    pub fn verify_signature(&self, now: u64) -> Result<(), Failure> {
+        let keys = &self.issuer.keys;
+        let by_kid: Vec<_> = match &self.kid {
+            Some(kid) => {
+                let named: Vec<_> = keys
+                    .iter()
+                    .filter(|k| k.kid.as_ref() == Some(kid))
+                    .collect();
+                if named.is_empty() {
+                    keys.iter().filter(|k| k.kid.is_none()).collect()
+                } else {
+                    named
+                }
+            }
+            None => keys.iter().collect(),
+        };
+        let candidates: Vec<_> = by_kid.into_iter().filter(|k| k.serves(self.alg)).collect();
+        if candidates.is_empty() {
+            return Err(invalid(
+                "no key of this issuer matches the token's key id and algorithm",
+            ));
+        }
+        let options = VerificationOptions {
+            artificial_time: Some(UnixTimeStamp::from_secs(now)),
+            time_tolerance: Some(Duration::from_secs(self.issuer.leeway_seconds)),
+            max_token_length: None,
+            max_header_length: Some(self.raw.len()),
+            ..Default::default()
+        };
+        if candidates
+            .iter()
+            .any(|k| k.verify(self.alg, self.raw, &options))
+        {
+            Ok(())
+        } else {
+            Err(invalid("token signature is invalid"))
+        }
+    }
+}
