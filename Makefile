@@ -30,7 +30,7 @@ test: build venv test-native validate test-envoy test-compose
 test-native:
 	cargo test --all-targets
 
-validate: venv
+validate: build venv
 	scripts/validate-envoy-configs.sh $(ENVOY)
 
 test-envoy: build venv

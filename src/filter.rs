@@ -107,12 +107,9 @@ impl Guard {
                     log_denial("dry-run deny", decision, denial);
                 } else {
                     count(&|m| m.allowed());
-                    log::debug!(
-                        "audience-guard: allow rule={:?} client={:?} audience={:?}",
-                        decision.rule,
-                        decision.caller.client,
-                        decision.caller.matched_audience
-                    );
+                    if log::log_enabled!(log::Level::Debug) {
+                        log_line(log::Level::Debug, "allow", decision, None);
+                    }
                 }
                 Action::Continue
             }
@@ -121,15 +118,24 @@ impl Guard {
 }
 
 fn log_denial(what: &str, decision: &Decision, denial: &Denial) {
+    log_line(log::Level::Info, what, decision, Some(denial));
+}
+
+/// One line per decision: rule, reason, status, issuer, client, matched audience —
+/// never the token. Values from the token are escaped (`{:?}`) so they cannot forge
+/// log lines; absent ones print as `-`.
+fn log_line(level: log::Level, what: &str, decision: &Decision, denial: Option<&Denial>) {
+    let shown = |v: &Option<String>| v.as_deref().map_or("-".to_owned(), |s| format!("{s:?}"));
     let caller = &decision.caller;
-    log::info!(
-        "audience-guard: {what} rule={:?} reason={} status={} issuer={:?} client={:?} audience={:?}",
-        decision.rule.as_deref().unwrap_or("-"),
-        denial.reason.name(),
-        denial.status,
-        caller.issuer,
-        caller.client,
-        caller.matched_audience
+    log::log!(
+        level,
+        "audience-guard: {what} rule={} reason={} status={} issuer={} client={} audience={}",
+        shown(&decision.rule),
+        decision.reason(),
+        denial.map_or(200, |d| d.status),
+        shown(&caller.issuer),
+        shown(&caller.client),
+        shown(&caller.matched_audience)
     );
 }
 

@@ -153,9 +153,10 @@ impl Policy {
         now: u64,
         partial: &mut Partial,
     ) -> Result<Identity, Failure> {
-        let unverified = verify::precheck(self, token, now)?;
+        let unverified = verify::parse(self, token)?;
         let issuer = unverified.issuer;
         partial.issuer = Some(issuer.name.clone());
+        unverified.check_times(now)?;
         let claims = &unverified.claims;
         let client = client_of(issuer, claims)?;
         partial.client.clone_from(&client);

@@ -37,12 +37,9 @@ fn segment(part: &str) -> Option<Vec<u8>> {
     Base64UrlSafeNoPadding::decode_to_vec(part, None).ok()
 }
 
-/// Parses `header.payload.signature` and runs every check that needs no key.
-pub fn precheck<'p, 't>(
-    policy: &'p Policy,
-    raw: &'t str,
-    now: u64,
-) -> Result<Unverified<'p, 't>, Failure> {
+/// Parses `header.payload.signature`, finds the issuer and checks the header against
+/// it (algorithm allow-list, `typ`); claims and signature come later.
+pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 't>, Failure> {
     let mut parts = raw.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -89,7 +86,6 @@ pub fn precheck<'p, 't>(
     if !type_accepted(issuer.token_type, typ) {
         return Err(invalid("token type is not accepted"));
     }
-    check_times(issuer, &claims, now)?;
     Ok(Unverified {
         raw,
         issuer,
@@ -155,6 +151,11 @@ fn check_times(issuer: &Issuer, claims: &Object, now: u64) -> Result<(), Failure
 }
 
 impl Unverified<'_, '_> {
+    /// Checks `exp` (required), `nbf`, `iat` and the maximum lifetime, with leeway.
+    pub fn check_times(&self, now: u64) -> Result<(), Failure> {
+        check_times(self.issuer, &self.claims, now)
+    }
+
     /// Checks the signature against the issuer's keys: the key with the token's `kid`,
     /// or else the keys without a `kid`; without a `kid`, every key that serves `alg`.
     /// jwt-simple re-checks the times with the same clock and leeway.

@@ -1,0 +1,248 @@
+//! The seed scenario of SPEC.md through `decide`: which client may call which service
+//! with which scopes.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod common;
+use audience_guard::{HeaderOp, Verdict};
+use common::*;
+use serde_json::json;
+
+fn set_headers(d: &audience_guard::Decision) -> Vec<(String, String)> {
+    d.header_ops
+        .iter()
+        .filter_map(|op| match op {
+            HeaderOp::Set(n, v) => Some((n.clone(), v.clone())),
+            HeaderOp::Remove(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn customer_portal_reads_orders_with_only_read_scope_forwarded() {
+    let p = policy(&seed_config());
+    let t = rs256(&claims(
+        "customer-portal",
+        json!("orders-api"),
+        "orders:read orders:write",
+    ));
+    let d = run(&p, &get("/orders/42", Some(&t)));
+    assert_eq!(outcome(&d), (200, "allowed"));
+    let set = set_headers(&d);
+    assert!(
+        set.contains(&("x-jwt-scopes".into(), "orders:read".into())),
+        "{set:?}"
+    );
+    assert!(set.contains(&("x-jwt-client".into(), "customer-portal".into())));
+    assert!(set.contains(&("x-jwt-audience".into(), "orders-api".into())));
+    assert!(set.contains(&("x-jwt-sub".into(), "user-1".into())));
+}
+
+#[test]
+fn customer_portal_cannot_write_even_with_write_scope_in_token() {
+    let p = policy(&seed_config());
+    let t = rs256(&claims(
+        "customer-portal",
+        json!("orders-api"),
+        "orders:read orders:write",
+    ));
+    let d = run(&p, &request("POST", "/orders", Some(&t)));
+    assert_eq!(outcome(&d), (403, "insufficient_scope"));
+    let Verdict::Deny(denial) = &d.verdict else {
+        panic!()
+    };
+    assert!(denial
+        .www_authenticate
+        .as_ref()
+        .unwrap()
+        .contains("scope=\"orders:write\""));
+}
+
+#[test]
+fn backoffice_writes_orders() {
+    let p = policy(&seed_config());
+    let t = es256(&claims("backoffice", json!("orders-api"), "orders:write"));
+    assert_eq!(
+        outcome(&run(&p, &request("POST", "/orders", Some(&t)))),
+        (200, "allowed")
+    );
+}
+
+#[test]
+fn two_audiences_need_azp() {
+    let p = policy(&seed_config());
+    let mut c = claims(
+        "backoffice",
+        json!(["orders-api", "hr-api"]),
+        "hr:read orders:read",
+    );
+    c["groups"] = json!(["hr-staff"]);
+    let with_azp = rs256(&c);
+    let d = run(&p, &get("/hr/people", Some(&with_azp)));
+    assert_eq!(outcome(&d), (200, "allowed"));
+    assert_eq!(d.caller.matched_audience.as_deref(), Some("hr-api"));
+
+    c.as_object_mut().unwrap().remove("azp");
+    c["client_id"] = json!("backoffice");
+    let without = rs256(&c);
+    // The hr rule is a dry run: the denial is computed but the request goes on.
+    assert_eq!(
+        outcome(&run(&p, &get("/hr/people", Some(&without)))),
+        (299, "audience_not_allowed")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/1", Some(&without)))),
+        (401, "audience_not_allowed")
+    );
+}
+
+#[test]
+fn untrusted_extra_audience_is_401() {
+    let p = policy(&seed_config());
+    let t = rs256(&claims(
+        "backoffice",
+        json!(["orders-api", "billing-api"]),
+        "orders:read",
+    ));
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/1", Some(&t)))),
+        (401, "audience_not_allowed")
+    );
+}
+
+#[test]
+fn customer_portal_token_for_hr_is_client_not_allowed() {
+    let mut config = seed_config();
+    config["rules"][3]["mode"] = json!("enforce");
+    let p = policy(&config);
+    let mut c = claims("customer-portal", json!("hr-api"), "hr:read");
+    c["groups"] = json!(["hr-staff"]);
+    assert_eq!(
+        outcome(&run(&p, &get("/hr/x", Some(&rs256(&c))))),
+        (403, "client_not_allowed")
+    );
+}
+
+#[test]
+fn unknown_client_is_403_and_missing_client_too() {
+    let p = policy(&seed_config());
+    let t = rs256(&claims("stranger", json!("orders-api"), "orders:read"));
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/1", Some(&t)))),
+        (403, "client_not_allowed")
+    );
+    let mut c = claims("x", json!("orders-api"), "orders:read");
+    c.as_object_mut().unwrap().remove("azp");
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/1", Some(&rs256(&c))))),
+        (403, "client_not_allowed")
+    );
+}
+
+#[test]
+fn dry_run_claim_mismatch_passes_without_identity_headers() {
+    let p = policy(&seed_config());
+    let t = rs256(&claims("backoffice", json!("hr-api"), "hr:read"));
+    let d = run(&p, &get("/hr/x", Some(&t)));
+    assert_eq!(outcome(&d), (299, "claim_mismatch"));
+    assert!(set_headers(&d).is_empty());
+}
+
+#[test]
+fn health_is_anonymous_but_a_bad_token_there_is_still_refused() {
+    let p = policy(&seed_config());
+    assert_eq!(outcome(&run(&p, &get("/healthz", None))), (200, "allowed"));
+    assert_eq!(
+        outcome(&run(&p, &get("/healthz", Some("a.b.c")))),
+        (401, "invalid_token")
+    );
+}
+
+#[test]
+fn unmatched_path_is_denied() {
+    let p = policy(&seed_config());
+    assert_eq!(
+        outcome(&run(&p, &get("/admin", None))),
+        (401, "missing_token")
+    );
+    let t = rs256(&claims(
+        "customer-portal",
+        json!("orders-api"),
+        "orders:read",
+    ));
+    assert_eq!(
+        outcome(&run(&p, &get("/admin", Some(&t)))),
+        (403, "insufficient_scope")
+    );
+    let mut config = seed_config();
+    config["unmatched"] = json!("allow");
+    assert_eq!(
+        outcome(&run(&policy(&config), &get("/admin", None))),
+        (200, "allowed")
+    );
+}
+
+#[test]
+fn spoofed_identity_headers_are_removed_on_every_path() {
+    let p = policy(&seed_config());
+    for (path, token) in [
+        ("/orders/1", None),
+        ("/healthz", None),
+        ("/orders/1", Some("bad")),
+    ] {
+        let mut req = get(path, token);
+        req.headers.push(("x-jwt-sub".into(), b"admin".to_vec()));
+        req.headers.push(("x-jwt-anything".into(), b"1".to_vec()));
+        let d = run(&p, &req);
+        assert!(
+            d.header_ops.contains(&HeaderOp::Remove("x-jwt-sub".into())),
+            "{path}"
+        );
+        assert!(
+            d.header_ops
+                .contains(&HeaderOp::Remove("x-jwt-anything".into())),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn missing_audience_self_lets_a_client_call_itself() {
+    let mut config = seed_config();
+    config["missing_audience"] = json!("self");
+    config["audiences"] = json!(["orders-api", "customer-portal"]);
+    config["clients"]["customer-portal"]["customer-portal"] = json!(["orders:read"]);
+    let p = policy(&config);
+    let mut c = claims("customer-portal", json!(null), "orders:read");
+    c.as_object_mut().unwrap().remove("aud");
+    let d = run(&p, &get("/orders/1", Some(&rs256(&c))));
+    assert_eq!(outcome(&d), (200, "allowed"));
+    assert_eq!(
+        d.caller.matched_audience.as_deref(),
+        Some("customer-portal")
+    );
+    let strict = policy(&seed_config());
+    assert_eq!(
+        outcome(&run(&strict, &get("/orders/1", Some(&rs256(&c))))),
+        (401, "audience_not_allowed")
+    );
+}
+
+#[test]
+fn route_and_host_matching() {
+    let mut config = seed_config();
+    config["rules"] = json!([
+        {"name": "by-route", "match": {"route": "orders-route", "hosts": ["*.example.com"]}, "scopes": ["orders:read"]}
+    ]);
+    let p = policy(&config);
+    let t = rs256(&claims(
+        "customer-portal",
+        json!("orders-api"),
+        "orders:read",
+    ));
+    let mut req = get("/anything", Some(&t));
+    assert_eq!(outcome(&run(&p, &req)), (403, "insufficient_scope"));
+    req.route = Some("orders-route".into());
+    assert_eq!(outcome(&run(&p, &req)), (200, "allowed"));
+    req.authority = "example.com".into();
+    assert_eq!(outcome(&run(&p, &req)), (403, "insufficient_scope"));
+}
