@@ -185,6 +185,6 @@ fn caller_from(partial: Partial) -> Caller {
         issuer: partial.issuer,
         client: partial.client,
         matched_audience: partial.matched_audience,
-        effective_scopes: Vec::new(),
+        effective_scopes: partial.effective_scopes.into_iter().collect(),
     }
 }

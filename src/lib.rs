@@ -16,13 +16,15 @@
 //! 7. **Respond** ([`decision`]): identity headers ([`forward`]) or an RFC 6750 denial.
 //!
 //! `decide` is pure (no clock, no host calls), so every check is tested natively;
-//! [`filter`] is the thin proxy-wasm shell around it, compiled only for wasm32.
+//! [`filter`] is the thin proxy-wasm shell around it, compiled only for wasm32; the
+//! `audience-guard` binary (`check-config`, `explain`) runs the same core natively.
 
 pub mod algorithm;
 pub mod claims;
 pub mod config;
 pub mod decide;
 pub mod decision;
+pub mod explain;
 pub mod forward;
 pub mod json;
 pub mod keys;

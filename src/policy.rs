@@ -103,6 +103,7 @@ pub struct Partial {
     pub issuer: Option<String>,
     pub client: Option<String>,
     pub matched_audience: Option<String>,
+    pub effective_scopes: BTreeSet<String>,
 }
 
 /// The requirements a token is checked against: a rule, or the implicit one used for
@@ -166,6 +167,7 @@ impl Policy {
 
         let token_scopes = scopes_of(issuer, claims)?;
         let effective_scopes = self.effective_scopes(token_scopes, client.as_deref(), &matched)?;
+        partial.effective_scopes.clone_from(&effective_scopes);
         if let Some(allowed) = req.clients {
             if !client.as_ref().is_some_and(|c| allowed.contains(c)) {
                 return Err(Failure::new(
