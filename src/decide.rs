@@ -77,13 +77,14 @@ pub fn decide(policy: &Policy, req: &Request, now: u64) -> Decision {
         }
         Extraction::Found(token) => token,
     };
-    match policy.authorize(token, &Requirements::from(rule), now) {
+    let mut partial = Partial::default();
+    match policy.authorize(token, &Requirements::from(rule), now, &mut partial) {
         Ok(identity) => {
             let (ops, _) = forward::identity_headers(&policy.forward, &identity);
             header_ops.extend(ops);
             allow(name, caller_of(&identity), header_ops)
         }
-        Err((failure, partial)) => deny(
+        Err(failure) => deny(
             policy,
             &failure,
             name,
@@ -126,7 +127,8 @@ fn unmatched(policy: &Policy, req: &Request, now: u64, header_ops: Vec<HeaderOp>
                 clients: None,
                 claims: &[],
             };
-            match policy.authorize(token, &requirements, now) {
+            let mut partial = Partial::default();
+            match policy.authorize(token, &requirements, now, &mut partial) {
                 Ok(identity) => (
                     failure(
                         Reason::InsufficientScope,
@@ -134,7 +136,7 @@ fn unmatched(policy: &Policy, req: &Request, now: u64, header_ops: Vec<HeaderOp>
                     ),
                     caller_of(&identity),
                 ),
-                Err((failure, partial)) => (failure, caller_from(partial)),
+                Err(failure) => (failure, caller_from(partial)),
             }
         }
     };

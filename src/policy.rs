@@ -134,20 +134,9 @@ impl Policy {
         self.rules.iter().any(|r| r.matcher.route.is_some())
     }
 
-    /// Verifies `token` and checks it against `req`. On failure, also returns what was
-    /// learned about the caller so the denial can be logged with it.
+    /// Verifies `token` and checks it against `req`. What is learned about the caller
+    /// goes into `partial` as it is learned, so a denial can be logged with it.
     pub fn authorize(
-        &self,
-        token: &str,
-        req: &Requirements,
-        now: u64,
-    ) -> Result<Identity, (Failure, Partial)> {
-        let mut partial = Partial::default();
-        let result = self.authorize_into(token, req, now, &mut partial);
-        result.map_err(|failure| (failure, partial))
-    }
-
-    fn authorize_into(
         &self,
         token: &str,
         req: &Requirements,

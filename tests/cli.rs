@@ -1,5 +1,5 @@
 //! The `audience-guard` binary: `check-config` and `explain` on the seed scenario.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 use common::*;

@@ -1,6 +1,6 @@
 //! The seed scenario of SPEC.md through `decide`: which client may call which service
 //! with which scopes.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 use audience_guard::{HeaderOp, Verdict};
