@@ -2,6 +2,7 @@
 //! compilation into an immutable [`Policy`], with every error naming its JSON path.
 
 use crate::algorithm::{Algorithm, KeyFamily};
+use crate::cache::CacheConfig;
 use crate::claims::ClaimCondition;
 use crate::forward::Forward;
 use crate::keys::{self, KeySpec};
@@ -62,6 +63,8 @@ struct RawConfig {
     forward: RawForward,
     #[serde(default)]
     responses: RawResponses,
+    #[serde(default)]
+    cache: CacheConfig,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +280,7 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
             realm,
             describe_errors: raw.responses.describe_errors.unwrap_or(true),
         },
+        cache: raw.cache,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The whole decision as one pure function: path safety → rule → token → verify →
 //! authorize → forwarded headers. No clock, no host calls: `now` is passed in.
 
+use crate::cache::VerifyCache;
 use crate::decision::{Caller, Decision, Denial, Failure, HeaderOp, Reason, Verdict};
 use crate::forward;
 use crate::paths;
@@ -9,8 +10,19 @@ use crate::request::Request;
 use crate::rules::{self, Mode, RouteInfo};
 use crate::token::Extraction;
 
-/// Decides what happens to `req` at unix time `now` (seconds).
+/// Decides what happens to `req` at unix time `now` (seconds), without a cache.
 pub fn decide(policy: &Policy, req: &Request, now: u64) -> Decision {
+    decide_cached(policy, &mut VerifyCache::disabled(), req, now)
+}
+
+/// [`decide`] with a verified-token cache: the same decision, less work for tokens
+/// seen before.
+pub fn decide_cached(
+    policy: &Policy,
+    cache: &mut VerifyCache,
+    req: &Request,
+    now: u64,
+) -> Decision {
     let mut header_ops = forward::sanitize(policy, req);
     let path = paths::strip_query(&req.path);
     if paths::check(path).is_err() {
@@ -32,7 +44,7 @@ pub fn decide(policy: &Policy, req: &Request, now: u64) -> Decision {
         route: req.route.as_deref(),
     };
     let Some(rule) = policy.rules.iter().find(|r| r.matcher.matches(&info)) else {
-        return unmatched(policy, req, now, header_ops);
+        return unmatched(policy, cache, req, now, header_ops);
     };
     let name = Some(rule.name.clone());
     let token = match policy.sources.extract(req) {
@@ -78,7 +90,8 @@ pub fn decide(policy: &Policy, req: &Request, now: u64) -> Decision {
         Extraction::Found(token) => token,
     };
     let mut partial = Partial::default();
-    match policy.authorize(token, &Requirements::from(rule), now, &mut partial) {
+    let requirements = Requirements::from(rule);
+    let mut decision = match policy.authorize(token, &requirements, now, &mut partial, cache) {
         Ok(identity) => {
             let (ops, _) = forward::identity_headers(&policy.forward, &identity);
             header_ops.extend(ops);
@@ -88,17 +101,25 @@ pub fn decide(policy: &Policy, req: &Request, now: u64) -> Decision {
             policy,
             &failure,
             name,
-            caller_from(partial),
+            caller_from(&partial),
             rule.mode,
             header_ops,
         ),
-    }
+    };
+    decision.cache = partial.cache;
+    decision
 }
 
 /// No rule matched: `allow` passes the request on untouched but for header hygiene;
 /// `deny` answers as a rule that needs a token and grants nothing would: 401 without a
 /// (valid) token for this service, 403 with one.
-fn unmatched(policy: &Policy, req: &Request, now: u64, header_ops: Vec<HeaderOp>) -> Decision {
+fn unmatched(
+    policy: &Policy,
+    cache: &mut VerifyCache,
+    req: &Request,
+    now: u64,
+    header_ops: Vec<HeaderOp>,
+) -> Decision {
     if policy.unmatched == Unmatched::Allow {
         return allow(None, Caller::default(), header_ops);
     }
@@ -128,7 +149,7 @@ fn unmatched(policy: &Policy, req: &Request, now: u64, header_ops: Vec<HeaderOp>
                 claims: &[],
             };
             let mut partial = Partial::default();
-            match policy.authorize(token, &requirements, now, &mut partial) {
+            match policy.authorize(token, &requirements, now, &mut partial, cache) {
                 Ok(identity) => (
                     failure(
                         Reason::InsufficientScope,
@@ -136,7 +157,7 @@ fn unmatched(policy: &Policy, req: &Request, now: u64, header_ops: Vec<HeaderOp>
                     ),
                     caller_of(&identity),
                 ),
-                Err(failure) => (failure, caller_from(partial)),
+                Err(failure) => (failure, caller_from(&partial)),
             }
         }
     };
@@ -149,6 +170,7 @@ fn allow(rule: Option<String>, caller: Caller, header_ops: Vec<HeaderOp>) -> Dec
         rule,
         caller,
         header_ops,
+        cache: None,
     }
 }
 
@@ -170,6 +192,7 @@ fn deny(
         rule,
         caller,
         header_ops,
+        cache: None,
     }
 }
 
@@ -182,11 +205,11 @@ fn caller_of(identity: &Identity) -> Caller {
     }
 }
 
-fn caller_from(partial: Partial) -> Caller {
+fn caller_from(partial: &Partial) -> Caller {
     Caller {
-        issuer: partial.issuer,
-        client: partial.client,
-        matched_audience: partial.matched_audience,
-        effective_scopes: partial.effective_scopes.into_iter().collect(),
+        issuer: partial.issuer.clone(),
+        client: partial.client.clone(),
+        matched_audience: partial.matched_audience.clone(),
+        effective_scopes: partial.effective_scopes.iter().cloned().collect(),
     }
 }

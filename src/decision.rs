@@ -1,6 +1,7 @@
 //! The decision as plain data, and how each denial reason maps to a status, an
 //! RFC 6750 challenge and a JSON body.
 
+use crate::cache::CacheUse;
 use crate::policy::Responses;
 use serde_json::json;
 
@@ -178,6 +179,8 @@ pub struct Decision {
     pub caller: Caller,
     /// Applied in order on every path that forwards the request (allow, dry run).
     pub header_ops: Vec<HeaderOp>,
+    /// Whether the verified-token cache answered (for the hit/miss counters).
+    pub cache: Option<CacheUse>,
 }
 
 impl Decision {

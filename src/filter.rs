@@ -1,12 +1,14 @@
 //! The proxy-wasm shell: reads the request, calls [`decide`], applies the result,
 //! counts and logs it. No policy logic lives here.
 
+use crate::cache::VerifyCache;
 use crate::decision::{Decision, Denial, HeaderOp, Verdict};
 use crate::metrics::Metrics;
-use crate::{decide, Policy, Request};
+use crate::{decide_cached, Policy, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
@@ -19,6 +21,7 @@ proxy_wasm::main! {{
 struct Root {
     policy: Option<Rc<Policy>>,
     metrics: Option<Rc<Metrics>>,
+    cache: Option<Rc<RefCell<VerifyCache>>>,
 }
 
 impl Context for Root {}
@@ -37,6 +40,7 @@ impl RootContext for Root {
         let text = String::from_utf8_lossy(&bytes);
         match Policy::from_json(&text) {
             Ok(policy) => {
+                self.cache = Some(Rc::new(RefCell::new(VerifyCache::new(policy.cache))));
                 self.policy = Some(Rc::new(policy));
                 self.metrics = Some(Rc::new(Metrics::define()));
                 true
@@ -52,6 +56,7 @@ impl RootContext for Root {
         Some(Box::new(Guard {
             policy: self.policy.clone(),
             metrics: self.metrics.clone(),
+            cache: self.cache.clone(),
         }))
     }
 
@@ -64,6 +69,7 @@ struct Guard {
     /// `None` only if Envoy created a stream although configuration failed: deny.
     policy: Option<Rc<Policy>>,
     metrics: Option<Rc<Metrics>>,
+    cache: Option<Rc<RefCell<VerifyCache>>>,
 }
 
 impl Context for Guard {}
@@ -75,7 +81,14 @@ impl HttpContext for Guard {
             return Action::Pause;
         };
         let request = read_request(&policy);
-        let decision = decide(&policy, &request, now_seconds());
+        let now = now_seconds();
+        let decision = match self.cache.as_ref().and_then(|c| c.try_borrow_mut().ok()) {
+            Some(mut cache) => decide_cached(&policy, &mut cache, &request, now),
+            None => decide_cached(&policy, &mut VerifyCache::disabled(), &request, now),
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.cache_use(decision.cache);
+        }
         self.apply(&decision)
     }
 }

@@ -20,6 +20,7 @@
 //! `audience-guard` binary (`check-config`, `explain`) runs the same core natively.
 
 pub mod algorithm;
+pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod decide;
@@ -41,7 +42,7 @@ mod filter;
 mod metrics;
 
 pub use config::ConfigError;
-pub use decide::decide;
+pub use decide::{decide, decide_cached};
 pub use decision::{Decision, HeaderOp, Reason, Verdict};
 pub use policy::Policy;
 pub use request::Request;

@@ -1,6 +1,7 @@
 //! Envoy counters. Every worker's VM defines the same names, and Envoy keeps one
 //! counter per name, so the values are summed over workers.
 
+use crate::cache::CacheUse;
 use crate::decision::Reason;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
@@ -13,6 +14,8 @@ pub struct Metrics {
     allowed: Option<u32>,
     dry_run_denied: Option<u32>,
     denied: Vec<(Reason, Option<u32>)>,
+    cache_hits: Option<u32>,
+    cache_misses: Option<u32>,
 }
 
 fn define(name: &str) -> Option<u32> {
@@ -34,6 +37,16 @@ impl Metrics {
                 .iter()
                 .map(|r| (*r, define(&format!("requests_denied_{}", r.name()))))
                 .collect(),
+            cache_hits: define("verify_cache_hits"),
+            cache_misses: define("verify_cache_misses"),
+        }
+    }
+
+    pub fn cache_use(&self, used: Option<CacheUse>) {
+        match used {
+            Some(CacheUse::Hit) => bump(self.cache_hits),
+            Some(CacheUse::Miss) => bump(self.cache_misses),
+            None => {}
         }
     }
 

@@ -2,6 +2,7 @@
 //! audiences (incl. `azp` for several audiences), the client's allowance, scopes, claims.
 
 use crate::algorithm::Algorithm;
+use crate::cache::{CacheConfig, CacheUse, Lookup, Verified, VerifyCache};
 use crate::decision::{Failure, Reason};
 use crate::forward::Forward;
 use crate::json::Object;
@@ -12,6 +13,7 @@ use crate::verify;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 /// The configuration compiled once in `on_configure`; immutable afterwards.
 pub struct Policy {
@@ -26,6 +28,7 @@ pub struct Policy {
     pub sources: TokenSources,
     pub forward: Forward,
     pub responses: Responses,
+    pub cache: CacheConfig,
 }
 
 pub struct Issuer {
@@ -94,7 +97,7 @@ pub struct Identity {
     pub matched_audience: String,
     /// Token scopes cut down to the client's allowance; sorted.
     pub effective_scopes: BTreeSet<String>,
-    pub claims: Object,
+    pub claims: Rc<Object>,
 }
 
 /// What an authorization attempt learned, kept even when it fails (for logs).
@@ -104,6 +107,8 @@ pub struct Partial {
     pub client: Option<String>,
     pub matched_audience: Option<String>,
     pub effective_scopes: BTreeSet<String>,
+    /// Whether the verified-token cache was consulted, and what it said.
+    pub cache: Option<CacheUse>,
 }
 
 /// The requirements a token is checked against: a rule, or the implicit one used for
@@ -142,17 +147,53 @@ impl Policy {
         req: &Requirements,
         now: u64,
         partial: &mut Partial,
+        cache: &mut VerifyCache,
     ) -> Result<Identity, Failure> {
-        let unverified = verify::parse(self, token)?;
-        let issuer = unverified.issuer;
+        let (issuer, claims, unverified) = match cache.lookup(token, now) {
+            Lookup::Hit(hit) => {
+                partial.cache = Some(CacheUse::Hit);
+                let issuer = self.issuers.get(&*hit.issuer).ok_or_else(|| {
+                    Failure::new(Reason::UnknownIssuer, "token issuer is not trusted")
+                })?;
+                (issuer, hit.claims, None)
+            }
+            // A known forgery runs every check but the signature itself, so the
+            // decision and its reason are exactly what a fresh verification gives.
+            Lookup::Forged(failure) => {
+                partial.cache = Some(CacheUse::Hit);
+                let unverified = verify::parse(self, token)?;
+                let claims = unverified.claims.clone();
+                (unverified.issuer, claims, Some((unverified, Some(failure))))
+            }
+            Lookup::Miss => {
+                partial.cache = cache.enabled().then_some(CacheUse::Miss);
+                let unverified = verify::parse(self, token)?;
+                let claims = unverified.claims.clone();
+                (unverified.issuer, claims, Some((unverified, None)))
+            }
+        };
         partial.issuer = Some(issuer.name.clone());
-        unverified.check_times(now)?;
-        let claims = &unverified.claims;
-        let client = client_of(issuer, claims)?;
+        let usable_until = verify::check_times(issuer, &claims, now)?;
+        let client = client_of(issuer, &claims)?;
         partial.client.clone_from(&client);
-        let matched = self.matched_audience(claims, client.as_deref(), req.audiences)?;
+        let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
         partial.matched_audience = Some(matched.clone());
-        unverified.verify_signature(now)?;
+        if let Some((unverified, known_failure)) = unverified {
+            if let Some(failure) = known_failure {
+                return Err(failure);
+            }
+            if let Err(failure) = unverified.verify_signature(now) {
+                cache.insert_forged(token, now, failure.clone());
+                return Err(failure);
+            }
+            let verified = Verified {
+                issuer: Rc::from(issuer.name.as_str()),
+                claims: claims.clone(),
+                usable_until,
+            };
+            cache.insert(token, verified);
+        }
+        let claims = &claims;
 
         let token_scopes = scopes_of(issuer, claims)?;
         let effective_scopes = self.effective_scopes(token_scopes, client.as_deref(), &matched)?;
@@ -188,7 +229,7 @@ impl Policy {
             client,
             matched_audience: matched,
             effective_scopes,
-            claims: unverified.claims,
+            claims: claims.clone(),
         })
     }
 

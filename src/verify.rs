@@ -8,6 +8,7 @@ use crate::policy::{Issuer, Policy, TokenType};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
 use jwt_simple::prelude::{Duration, UnixTimeStamp, VerificationOptions};
 use serde_json::Value;
+use std::rc::Rc;
 
 /// Latest instant a time claim may name: 9999-12-31T23:59:59Z.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
@@ -18,7 +19,7 @@ pub struct Unverified<'p, 't> {
     pub issuer: &'p Issuer,
     pub alg: Algorithm,
     pub kid: Option<String>,
-    pub claims: Object,
+    pub claims: Rc<Object>,
 }
 
 fn invalid(description: &'static str) -> Failure {
@@ -91,7 +92,7 @@ pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 
         issuer,
         alg,
         kid,
-        claims,
+        claims: Rc::new(claims),
     })
 }
 
@@ -119,7 +120,9 @@ fn numeric_date(claims: &Object, name: &str) -> Result<Option<u64>, Failure> {
     Ok(Some(seconds as u64))
 }
 
-fn check_times(issuer: &Issuer, claims: &Object, now: u64) -> Result<(), Failure> {
+/// Checks `exp` (required), `nbf`, `iat` and the maximum lifetime, with the issuer's
+/// leeway. Returns the last second at which the token is still usable (`exp` + leeway).
+pub fn check_times(issuer: &Issuer, claims: &Object, now: u64) -> Result<u64, Failure> {
     let leeway = issuer.leeway_seconds;
     let exp = numeric_date(claims, "exp")?.ok_or_else(|| invalid("token has no expiry (exp)"))?;
     let nbf = numeric_date(claims, "nbf")?;
@@ -147,15 +150,10 @@ fn check_times(issuer: &Issuer, claims: &Object, now: u64) -> Result<(), Failure
             return Err(invalid("token lifetime exceeds the maximum"));
         }
     }
-    Ok(())
+    Ok(exp.saturating_add(leeway))
 }
 
 impl Unverified<'_, '_> {
-    /// Checks `exp` (required), `nbf`, `iat` and the maximum lifetime, with leeway.
-    pub fn check_times(&self, now: u64) -> Result<(), Failure> {
-        check_times(self.issuer, &self.claims, now)
-    }
-
     /// Checks the signature against the issuer's keys: the key with the token's `kid`,
     /// or else the keys without a `kid`; without a `kid`, every key that serves `alg`.
     /// jwt-simple re-checks the times with the same clock and leeway.
