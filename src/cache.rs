@@ -47,6 +47,8 @@ pub struct Verified {
     pub claims: Rc<Object>,
     /// Unix time after which the entry is useless (`exp` + leeway).
     pub usable_until: u64,
+    /// The issuer's key-set generation that verified it.
+    pub generation: u64,
 }
 
 /// The result of a lookup.
@@ -180,6 +182,7 @@ mod tests {
             issuer: Rc::from("iss"),
             claims: Rc::new(Object::new()),
             usable_until: until,
+            generation: 0,
         }
     }
 

@@ -7,14 +7,16 @@ use crate::claims::ClaimCondition;
 use crate::forward::Forward;
 use crate::keys::{self, KeySpec};
 use crate::policy::{
-    Issuer, MissingAudience, MultipleAudiences, Policy, Responses, TokenType, Unmatched,
+    Issuer, KeySource, MissingAudience, MultipleAudiences, Policy, Responses, TokenType, Unmatched,
 };
+use crate::remote::{RawRemote, RemoteConfig, RemoteKeys};
 use crate::rules::{HostPattern, Matcher, Mode, Rule};
 use crate::token::{TokenSource, TokenSources};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::rc::Rc;
 
 /// A configuration problem, located by its JSON path (`rules[2].scopes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +76,8 @@ struct RawIssuer {
     jwks: Option<Value>,
     pem: Option<Vec<RawPem>>,
     hmac_secret_base64: Option<String>,
-    remote: Option<Value>,
-    discovery: Option<Value>,
+    remote: Option<RawRemote>,
+    discovery: Option<RawRemote>,
     algorithms: Option<Vec<String>>,
     #[serde(default)]
     token_type: TokenType,
@@ -291,17 +293,6 @@ fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
             "must not be empty",
         ));
     }
-    for (field, present) in [
-        ("remote", raw.remote.is_some()),
-        ("discovery", raw.discovery.is_some()),
-    ] {
-        if present {
-            return Err(ConfigError::new(
-                format!("{path}.{field}"),
-                "keys fetched at run time are not supported by this build yet; use jwks, pem or hmac_secret_base64",
-            ));
-        }
-    }
     if raw.leeway_seconds > MAX_LEEWAY_SECONDS {
         return Err(ConfigError::new(
             format!("{path}.leeway_seconds"),
@@ -324,10 +315,37 @@ fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
     if let Some(secret) = &raw.hmac_secret_base64 {
         specs.push(keys::parse_hmac_secret(secret, &hmac_path)?);
     }
-    if specs.is_empty() {
+    let remote = match (raw.remote, raw.discovery) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(path, "set remote or discovery, not both"));
+        }
+        (Some(r), None) => Some(RemoteConfig::compile(r, false, &format!("{path}.remote"))?),
+        (None, Some(d)) => Some(RemoteConfig::compile(
+            d,
+            true,
+            &format!("{path}.discovery"),
+        )?),
+        (None, None) => None,
+    };
+    match (&remote, specs.is_empty()) {
+        (Some(_), false) => {
+            return Err(ConfigError::new(
+                path,
+                "keys are either fetched (remote, discovery) or inline (jwks, pem, hmac_secret_base64), not both",
+            ));
+        }
+        (None, true) => {
+            return Err(ConfigError::new(
+                path,
+                "needs a key source: jwks, pem, hmac_secret_base64, remote or discovery",
+            ));
+        }
+        _ => {}
+    }
+    if remote.is_some() && raw.algorithms.is_none() {
         return Err(ConfigError::new(
-            path,
-            "needs a key source: jwks, pem or hmac_secret_base64",
+            format!("{path}.algorithms"),
+            "required with remote or discovery keys",
         ));
     }
     let algorithms = match raw.algorithms {
@@ -361,19 +379,24 @@ fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
             "HS* algorithms need hmac_secret_base64",
         ));
     }
-    let allowed: Vec<Algorithm> = algorithms.iter().copied().collect();
-    let mut keys = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        match spec.bind(&allowed) {
-            Some(key) => keys.push(key),
-            None => {
-                return Err(ConfigError::new(
-                    key_path(path, spec),
-                    "key fits none of the issuer's algorithms",
-                ))
-            }
+    let keys = match remote {
+        Some(config) => KeySource::Remote(RemoteKeys::new(config)),
+        None => {
+            let allowed: Vec<Algorithm> = algorithms.iter().copied().collect();
+            let bound = specs
+                .iter()
+                .map(|spec| {
+                    spec.bind(&allowed).ok_or_else(|| {
+                        ConfigError::new(
+                            key_path(path, spec),
+                            "key fits none of the issuer's algorithms",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            KeySource::Inline(Rc::new(bound))
         }
-    }
+    };
     Ok(Issuer {
         name: raw.issuer,
         keys,

@@ -2,7 +2,7 @@
 //! authorize → forwarded headers. No clock, no host calls: `now` is passed in.
 
 use crate::cache::VerifyCache;
-use crate::decision::{Caller, Decision, Denial, Failure, HeaderOp, Reason, Verdict};
+use crate::decision::{Caller, Decision, Denial, Failure, HeaderOp, KeyWait, Reason, Verdict};
 use crate::forward;
 use crate::paths;
 use crate::policy::{Identity, Partial, Policy, Requirements, Unmatched};
@@ -97,14 +97,12 @@ pub fn decide_cached(
             header_ops.extend(ops);
             allow(name, caller_of(&identity), header_ops)
         }
-        Err(failure) => deny(
-            policy,
-            &failure,
-            name,
-            caller_from(&partial),
-            rule.mode,
-            header_ops,
-        ),
+        Err(failure) => {
+            let caller = caller_from(&partial);
+            let mut denied = deny(policy, &failure, name, caller, rule.mode, header_ops);
+            denied.wait_for_keys = waiting_for_keys(&failure, &partial);
+            denied
+        }
     };
     decision.cache = partial.cache;
     decision
@@ -124,6 +122,7 @@ fn unmatched(
         return allow(None, Caller::default(), header_ops);
     }
     let failure = |reason, description| Failure::new(reason, description);
+    let mut partial = Partial::default();
     let (failure, caller) = match policy.sources.extract(req) {
         Extraction::Missing => (
             failure(Reason::MissingToken, "a bearer token is required"),
@@ -148,7 +147,6 @@ fn unmatched(
                 clients: None,
                 claims: &[],
             };
-            let mut partial = Partial::default();
             match policy.authorize(token, &requirements, now, &mut partial, cache) {
                 Ok(identity) => (
                     failure(
@@ -161,7 +159,10 @@ fn unmatched(
             }
         }
     };
-    deny(policy, &failure, None, caller, Mode::Enforce, header_ops)
+    let mut denied = deny(policy, &failure, None, caller, Mode::Enforce, header_ops);
+    denied.cache = partial.cache;
+    denied.wait_for_keys = waiting_for_keys(&failure, &partial);
+    denied
 }
 
 fn allow(rule: Option<String>, caller: Caller, header_ops: Vec<HeaderOp>) -> Decision {
@@ -171,6 +172,7 @@ fn allow(rule: Option<String>, caller: Caller, header_ops: Vec<HeaderOp>) -> Dec
         caller,
         header_ops,
         cache: None,
+        wait_for_keys: None,
     }
 }
 
@@ -193,7 +195,13 @@ fn deny(
         caller,
         header_ops,
         cache: None,
+        wait_for_keys: None,
     }
+}
+
+/// The issuer and kind of key fetch that could change a denial, if any.
+fn waiting_for_keys(failure: &Failure, partial: &Partial) -> Option<(String, KeyWait)> {
+    Some((partial.issuer.clone()?, failure.wait?))
 }
 
 fn caller_of(identity: &Identity) -> Caller {

@@ -88,6 +88,17 @@ pub struct Failure {
     pub reason: Reason,
     pub description: &'static str,
     pub required_scopes: Option<String>,
+    /// Set when fetching the issuer's keys could change the answer.
+    pub wait: Option<KeyWait>,
+}
+
+/// Why a request could be worth holding until the issuer's keys are (re)fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyWait {
+    /// The issuer's keys were never obtained (or are too stale to use).
+    FirstFetch,
+    /// A well-formed token names a `kid` the current key set lacks: maybe a rotation.
+    UnknownKid,
 }
 
 impl Failure {
@@ -96,6 +107,7 @@ impl Failure {
             reason,
             description,
             required_scopes: None,
+            wait: None,
         }
     }
 }
@@ -181,6 +193,8 @@ pub struct Decision {
     pub header_ops: Vec<HeaderOp>,
     /// Whether the verified-token cache answered (for the hit/miss counters).
     pub cache: Option<CacheUse>,
+    /// The issuer whose keys, once fetched, could change this decision.
+    pub wait_for_keys: Option<(String, KeyWait)>,
 }
 
 impl Decision {

@@ -31,6 +31,7 @@ pub mod json;
 pub mod keys;
 pub mod paths;
 pub mod policy;
+pub mod remote;
 pub mod request;
 pub mod rules;
 pub mod token;

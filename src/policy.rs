@@ -7,6 +7,7 @@ use crate::decision::{Failure, Reason};
 use crate::forward::Forward;
 use crate::json::Object;
 use crate::keys::VerifyingKey;
+use crate::remote::RemoteKeys;
 use crate::rules::Rule;
 use crate::token::TokenSources;
 use crate::verify;
@@ -33,13 +34,37 @@ pub struct Policy {
 
 pub struct Issuer {
     pub name: String,
-    pub keys: Vec<VerifyingKey>,
+    pub keys: KeySource,
     pub algorithms: BTreeSet<Algorithm>,
     pub token_type: TokenType,
     pub leeway_seconds: u64,
     pub max_lifetime_seconds: Option<u64>,
     pub client_claims: Vec<String>,
     pub scope_claims: Vec<String>,
+}
+
+/// Where an issuer's keys come from.
+pub enum KeySource {
+    Inline(Rc<Vec<VerifyingKey>>),
+    Remote(RemoteKeys),
+}
+
+impl Issuer {
+    /// The usable keys and their generation; `None` while remote keys were never
+    /// obtained or have gone stale.
+    pub fn key_set(&self, now: u64) -> Option<(Rc<Vec<VerifyingKey>>, u64)> {
+        match &self.keys {
+            KeySource::Inline(keys) => Some((keys.clone(), 0)),
+            KeySource::Remote(remote) => remote.current(now),
+        }
+    }
+
+    pub fn remote(&self) -> Option<&RemoteKeys> {
+        match &self.keys {
+            KeySource::Remote(remote) => Some(remote),
+            KeySource::Inline(_) => None,
+        }
+    }
 }
 
 /// The scopes a client may use at one audience.
@@ -134,6 +159,15 @@ impl<'a> From<&'a Rule> for Requirements<'a> {
 }
 
 impl Policy {
+    /// A cached verification counts only while the issuer still has the key set that
+    /// produced it.
+    fn still_valid(&self, hit: &Verified, now: u64) -> bool {
+        self.issuers
+            .get(&*hit.issuer)
+            .and_then(|issuer| issuer.key_set(now))
+            .is_some_and(|(_, generation)| generation == hit.generation)
+    }
+
     /// Whether any rule matches on Envoy's route name (reading it costs a host call).
     pub fn matches_on_route(&self) -> bool {
         self.rules.iter().any(|r| r.matcher.route.is_some())
@@ -150,7 +184,7 @@ impl Policy {
         cache: &mut VerifyCache,
     ) -> Result<Identity, Failure> {
         let (issuer, claims, unverified) = match cache.lookup(token, now) {
-            Lookup::Hit(hit) => {
+            Lookup::Hit(hit) if self.still_valid(&hit, now) => {
                 partial.cache = Some(CacheUse::Hit);
                 let issuer = self.issuers.get(&*hit.issuer).ok_or_else(|| {
                     Failure::new(Reason::UnknownIssuer, "token issuer is not trusted")
@@ -165,7 +199,7 @@ impl Policy {
                 let claims = unverified.claims.clone();
                 (unverified.issuer, claims, Some((unverified, Some(failure))))
             }
-            Lookup::Miss => {
+            Lookup::Miss | Lookup::Hit(_) => {
                 partial.cache = cache.enabled().then_some(CacheUse::Miss);
                 let unverified = verify::parse(self, token)?;
                 let claims = unverified.claims.clone();
@@ -178,7 +212,7 @@ impl Policy {
         partial.client.clone_from(&client);
         let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
         partial.matched_audience = Some(matched.clone());
-        if let Some((unverified, known_failure)) = unverified {
+        if let Some((mut unverified, known_failure)) = unverified {
             if let Some(failure) = known_failure {
                 return Err(failure);
             }
@@ -190,6 +224,7 @@ impl Policy {
                 issuer: Rc::from(issuer.name.as_str()),
                 claims: claims.clone(),
                 usable_until,
+                generation: unverified.key_generation,
             };
             cache.insert(token, verified);
         }

@@ -2,7 +2,7 @@
 //! iat, lifetime) and, last, the signature. Cheap checks run before any crypto.
 
 use crate::algorithm::Algorithm;
-use crate::decision::{Failure, Reason};
+use crate::decision::{Failure, KeyWait, Reason};
 use crate::json::{self, Object};
 use crate::policy::{Issuer, Policy, TokenType};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
@@ -20,6 +20,8 @@ pub struct Unverified<'p, 't> {
     pub alg: Algorithm,
     pub kid: Option<String>,
     pub claims: Rc<Object>,
+    /// The generation of the key set the signature was checked with.
+    pub key_generation: u64,
 }
 
 fn invalid(description: &'static str) -> Failure {
@@ -93,6 +95,7 @@ pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 
         alg,
         kid,
         claims: Rc::new(claims),
+        key_generation: 0,
     })
 }
 
@@ -157,8 +160,17 @@ impl Unverified<'_, '_> {
     /// Checks the signature against the issuer's keys: the key with the token's `kid`,
     /// or else the keys without a `kid`; without a `kid`, every key that serves `alg`.
     /// jwt-simple re-checks the times with the same clock and leeway.
-    pub fn verify_signature(&self, now: u64) -> Result<(), Failure> {
-        let keys = &self.issuer.keys;
+    pub fn verify_signature(&mut self, now: u64) -> Result<(), Failure> {
+        let Some((keys, generation)) = self.issuer.key_set(now) else {
+            return Err(Failure {
+                wait: Some(KeyWait::FirstFetch),
+                ..Failure::new(
+                    Reason::KeysUnavailable,
+                    "the issuer's signing keys are not available",
+                )
+            });
+        };
+        self.key_generation = generation;
         let by_kid: Vec<_> = match &self.kid {
             Some(kid) => {
                 let named: Vec<_> = keys
@@ -175,9 +187,9 @@ impl Unverified<'_, '_> {
         };
         let candidates: Vec<_> = by_kid.into_iter().filter(|k| k.serves(self.alg)).collect();
         if candidates.is_empty() {
-            return Err(invalid(
-                "no key of this issuer matches the token's key id and algorithm",
-            ));
+            let unknown = invalid("no key of this issuer matches the token's key id and algorithm");
+            let wait = self.issuer.remote().map(|_| KeyWait::UnknownKid);
+            return Err(Failure { wait, ..unknown });
         }
         let options = VerificationOptions {
             artificial_time: Some(UnixTimeStamp::from_secs(now)),

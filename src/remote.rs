@@ -1,0 +1,247 @@
+//! Keys fetched at run time (`remote`, `discovery`): their configuration, parsing what
+//! the identity provider returns, and the key set each VM holds. The fetching itself
+//! (Envoy callouts, sharing across workers) is the shell's job, in `fetcher.rs`.
+
+use crate::algorithm::Algorithm;
+use crate::config::ConfigError;
+use crate::keys::{self, VerifyingKey};
+use serde::Deserialize;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// `remote` / `discovery` as written in the configuration.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemote {
+    cluster: String,
+    uri: String,
+    #[serde(default = "default_refresh")]
+    refresh_seconds: u64,
+    #[serde(default = "default_timeout")]
+    timeout_ms: u64,
+    #[serde(default = "default_min_refetch")]
+    min_refetch_seconds: u64,
+    #[serde(default = "default_max_stale")]
+    max_stale_seconds: u64,
+}
+
+fn default_refresh() -> u64 {
+    600
+}
+fn default_timeout() -> u64 {
+    5000
+}
+fn default_min_refetch() -> u64 {
+    30
+}
+fn default_max_stale() -> u64 {
+    86_400
+}
+
+/// Where and how often to fetch one issuer's keys.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// The Envoy cluster the request goes through.
+    pub cluster: String,
+    pub uri: String,
+    pub authority: String,
+    pub path: String,
+    /// `uri` names an OpenID discovery document, whose `jwks_uri` is fetched next.
+    pub discovery: bool,
+    pub refresh_seconds: u64,
+    pub timeout_ms: u64,
+    pub min_refetch_seconds: u64,
+    pub max_stale_seconds: u64,
+}
+
+impl RemoteConfig {
+    pub fn compile(
+        raw: RawRemote,
+        discovery: bool,
+        path: &str,
+    ) -> Result<RemoteConfig, ConfigError> {
+        if raw.cluster.is_empty() {
+            return Err(ConfigError::new(
+                format!("{path}.cluster"),
+                "must not be empty",
+            ));
+        }
+        let (authority, request_path) = split_uri(&raw.uri).ok_or_else(|| {
+            ConfigError::new(format!("{path}.uri"), "expected an absolute http(s) URI")
+        })?;
+        let checks = [
+            ("refresh_seconds", raw.refresh_seconds >= 1),
+            ("timeout_ms", (1..=60_000).contains(&raw.timeout_ms)),
+            (
+                "max_stale_seconds",
+                raw.max_stale_seconds >= raw.refresh_seconds,
+            ),
+        ];
+        if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+            let problem = match *field {
+                "refresh_seconds" => "must be at least 1",
+                "timeout_ms" => "must be between 1 and 60000",
+                _ => "must be at least refresh_seconds",
+            };
+            return Err(ConfigError::new(format!("{path}.{field}"), problem));
+        }
+        Ok(RemoteConfig {
+            cluster: raw.cluster,
+            uri: raw.uri,
+            authority,
+            path: request_path,
+            discovery,
+            refresh_seconds: raw.refresh_seconds,
+            timeout_ms: raw.timeout_ms,
+            min_refetch_seconds: raw.min_refetch_seconds,
+            max_stale_seconds: raw.max_stale_seconds,
+        })
+    }
+}
+
+/// `https://host:port/path?q` → (`host:port`, `/path?q`).
+pub fn split_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (rest.get(..i)?, rest.get(i..)?),
+        None => (rest, "/"),
+    };
+    let valid = !authority.is_empty() && !authority.contains(['@', ' ', '?', '#']);
+    valid.then(|| (authority.to_owned(), path.to_owned()))
+}
+
+/// Reads a fetched JWKS: keys that cannot be used (private members, `oct`, unknown
+/// types, algorithms not allowed) are skipped; at least one usable key is required.
+pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey>, &'static str> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
+    let list = value
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("no \"keys\" array")?;
+    let usable: Vec<VerifyingKey> = list
+        .iter()
+        .filter_map(|k| keys::parse_jwk(k, "keys").ok())
+        .filter_map(|spec| spec.bind(allowed))
+        .collect();
+    if usable.is_empty() {
+        return Err("no usable key");
+    }
+    Ok(usable)
+}
+
+/// Reads an OpenID discovery document: its `issuer` must be ours (OpenID Connect
+/// Discovery §4.3) and its `jwks_uri` an absolute http(s) URI.
+pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<(String, String), &'static str> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| "discovery document is not JSON")?;
+    if value.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err("discovery document names another issuer");
+    }
+    value
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .and_then(split_uri)
+        .ok_or("discovery document has no usable jwks_uri")
+}
+
+/// The keys one VM currently holds for a remote issuer.
+pub struct RemoteKeys {
+    pub config: RemoteConfig,
+    state: RefCell<KeyState>,
+}
+
+#[derive(Default)]
+struct KeyState {
+    keys: Rc<Vec<VerifyingKey>>,
+    /// Bumped on every install, so cached verifications by older keys die.
+    generation: u64,
+    fetched_at: Option<u64>,
+}
+
+impl RemoteKeys {
+    pub fn new(config: RemoteConfig) -> RemoteKeys {
+        RemoteKeys {
+            config,
+            state: RefCell::new(KeyState::default()),
+        }
+    }
+
+    /// The keys, unless none were ever obtained or the last good fetch is older than
+    /// `max_stale_seconds`.
+    pub fn current(&self, now: u64) -> Option<(Rc<Vec<VerifyingKey>>, u64)> {
+        let state = self.state.try_borrow().ok()?;
+        let fetched_at = state.fetched_at?;
+        if now > fetched_at.saturating_add(self.config.max_stale_seconds) {
+            return None;
+        }
+        Some((state.keys.clone(), state.generation))
+    }
+
+    pub fn install(&self, keys: Vec<VerifyingKey>, fetched_at: u64) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.keys = Rc::new(keys);
+            state.generation += 1;
+            state.fetched_at = Some(fetched_at);
+        }
+    }
+
+    pub fn fetched_at(&self) -> Option<u64> {
+        self.state.try_borrow().ok().and_then(|s| s.fetched_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_split_into_authority_and_path() {
+        assert_eq!(
+            split_uri("https://idp.example.com/.well-known/jwks.json"),
+            Some(("idp.example.com".into(), "/.well-known/jwks.json".into()))
+        );
+        assert_eq!(
+            split_uri("http://127.0.0.1:8080"),
+            Some(("127.0.0.1:8080".into(), "/".into()))
+        );
+        for bad in [
+            "idp.example.com/jwks",
+            "ftp://x/y",
+            "https:///x",
+            "https://u@h/x",
+        ] {
+            assert_eq!(split_uri(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fetched_jwks_skips_unusable_keys_but_needs_one() {
+        assert_eq!(
+            parse_jwks(b"nope", &[Algorithm::RS256]).err(),
+            Some("body is not JSON")
+        );
+        assert_eq!(
+            parse_jwks(br#"{"keys": 5}"#, &[Algorithm::RS256]).err(),
+            Some("no \"keys\" array")
+        );
+        let only_bad = br#"{"keys": [{"kty": "oct", "k": "AAAA"}, {"kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}"#;
+        assert_eq!(
+            parse_jwks(only_bad, &[Algorithm::RS256]).err(),
+            Some("no usable key")
+        );
+    }
+
+    #[test]
+    fn discovery_must_name_our_issuer() {
+        let doc = br#"{"issuer": "https://idp/", "jwks_uri": "https://idp/keys"}"#;
+        assert_eq!(
+            parse_discovery(doc, "https://idp/"),
+            Ok(("idp".into(), "/keys".into()))
+        );
+        assert!(parse_discovery(doc, "https://other/").is_err());
+        assert!(parse_discovery(br#"{"issuer": "https://idp/"}"#, "https://idp/").is_err());
+    }
+}
