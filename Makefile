@@ -9,8 +9,9 @@ PY_REQS  := tests/envoy/requirements.txt
 CLIENT   ?= customer-portal
 AUD      ?= orders-api
 SCOPE    ?= orders:read
+IMAGE    ?= audience-guard:0.1.0
 
-.PHONY: build toolchain venv test test-native test-envoy test-compose validate run token lint clean
+.PHONY: build toolchain venv test test-native test-envoy test-compose test-image validate run token lint dist image bench clean
 
 build: toolchain
 	cargo build --release --lib --target wasm32-wasip1
@@ -25,19 +26,32 @@ $(VENV)/.installed: $(PY_REQS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PY_REQS)
 	touch $@
 
-test: build venv test-native validate test-envoy test-compose
+test: build venv test-native validate test-envoy test-compose test-image
 
 test-native:
 	cargo test --all-targets
 
 validate: build venv
 	scripts/validate-envoy-configs.sh $(ENVOY)
+	scripts/validate-manifests.sh $(ENVOY)
+	scripts/check-embedded-configs.sh
 
 test-envoy: build venv
 	WASM=$(abspath $(WASM)) ENVOY=$(abspath $(ENVOY)) $(VENV)/bin/pytest -q tests/envoy
 
 test-compose: build venv
 	ENVOY=$(abspath $(ENVOY)) scripts/compose-test.sh
+
+dist: build
+	scripts/dist.sh
+
+image: build
+	IMAGE=$(IMAGE) scripts/image.sh
+
+test-image: image
+
+bench: build venv
+	ENVOY=$(abspath $(ENVOY)) WASM=$(abspath $(WASM)) bench/run.sh
 
 run: build venv
 	ENVOY=$(abspath $(ENVOY)) scripts/run.sh
@@ -52,4 +66,4 @@ lint: toolchain
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .run
+	rm -rf $(VENV) .run dist

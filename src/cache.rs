@@ -54,8 +54,9 @@ pub struct Verified {
 /// The result of a lookup.
 pub enum Lookup {
     Hit(Verified),
-    /// The token's signature failed recently, with this failure.
-    Forged(Failure),
+    /// The token's signature failed recently with this failure, under the issuer's
+    /// key set of this generation.
+    Forged(Failure, u64),
     Miss,
 }
 
@@ -71,7 +72,7 @@ pub struct VerifyCache {
     entries: HashMap<Rc<str>, (Verified, usize)>,
     order: VecDeque<Rc<str>>,
     bytes: usize,
-    forged: HashMap<Rc<str>, (u64, Failure)>,
+    forged: HashMap<Rc<str>, (u64, Failure, u64)>,
     forged_order: VecDeque<Rc<str>>,
 }
 
@@ -118,7 +119,9 @@ impl VerifyCache {
             self.remove(token);
         }
         match self.forged.get(token) {
-            Some((until, failure)) if now <= *until => Lookup::Forged(failure.clone()),
+            Some((until, failure, generation)) if now <= *until => {
+                Lookup::Forged(failure.clone(), *generation)
+            }
             Some(_) => {
                 self.forged.remove(token);
                 Lookup::Miss
@@ -150,7 +153,7 @@ impl VerifyCache {
         self.bytes += size;
     }
 
-    pub fn insert_forged(&mut self, token: &str, now: u64, failure: Failure) {
+    pub fn insert_forged(&mut self, token: &str, now: u64, failure: Failure, generation: u64) {
         if !self.config.enabled {
             return;
         }
@@ -162,8 +165,14 @@ impl VerifyCache {
         }
         let key: Rc<str> = Rc::from(token);
         self.forged_order.push_back(key.clone());
-        self.forged
-            .insert(key, (now.saturating_add(NEGATIVE_TTL_SECONDS), failure));
+        self.forged.insert(
+            key,
+            (
+                now.saturating_add(NEGATIVE_TTL_SECONDS),
+                failure,
+                generation,
+            ),
+        );
     }
 
     fn remove(&mut self, token: &str) {
@@ -228,10 +237,10 @@ mod tests {
     #[test]
     fn forged_tokens_are_remembered_briefly() {
         let mut c = VerifyCache::new(CacheConfig::default());
-        c.insert_forged("x", 1000, bad());
+        c.insert_forged("x", 1000, bad(), 0);
         assert!(matches!(
             c.lookup("x", 1000 + NEGATIVE_TTL_SECONDS),
-            Lookup::Forged(_)
+            Lookup::Forged(..)
         ));
         assert!(matches!(
             c.lookup("x", 1001 + NEGATIVE_TTL_SECONDS),
@@ -243,7 +252,7 @@ mod tests {
     fn disabled_cache_holds_nothing() {
         let mut c = VerifyCache::disabled();
         c.insert("a", entry(100));
-        c.insert_forged("b", 0, bad());
+        c.insert_forged("b", 0, bad(), 0);
         assert!(matches!(c.lookup("a", 0), Lookup::Miss));
         assert!(matches!(c.lookup("b", 0), Lookup::Miss));
     }

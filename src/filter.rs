@@ -1,30 +1,65 @@
-//! The proxy-wasm shell: reads the request, calls [`decide`], applies the result,
-//! counts and logs it. No policy logic lives here.
+//! The proxy-wasm shell: reads the request, calls [`decide_cached`], applies the result,
+//! counts and logs it. No policy logic lives here. Remote keys are fetched by the root
+//! context ([`crate::fetcher`]); a request that needs them is parked until they arrive.
 
 use crate::cache::VerifyCache;
-use crate::decision::{Decision, Denial, HeaderOp, Verdict};
+use crate::decision::{Decision, Denial, HeaderOp, KeyWait, Verdict};
+use crate::fetcher::{kid_refetch_state, shared_prefix, Fetcher, KidRefetch, Parked};
 use crate::metrics::Metrics;
 use crate::{decide_cached, Policy, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
+    proxy_wasm::set_root_context(|id| -> Box<dyn RootContext> { Box::new(Root::new(id)) });
 }}
 
-#[derive(Default)]
-struct Root {
-    policy: Option<Rc<Policy>>,
-    metrics: Option<Rc<Metrics>>,
-    cache: Option<Rc<RefCell<VerifyCache>>>,
+/// What a VM's root context and its streams share.
+pub struct Shared {
+    pub policy: Policy,
+    pub metrics: Metrics,
+    pub cache: RefCell<VerifyCache>,
+    /// Requests waiting for an issuer's keys.
+    pub parked: RefCell<Vec<Parked>>,
+    /// Issuers for which a token named an unknown `kid` since the last tick.
+    pub kid_wanted: RefCell<BTreeSet<String>>,
 }
 
-impl Context for Root {}
+struct Root {
+    id: u32,
+    shared: Option<Rc<Shared>>,
+    fetcher: Option<Fetcher>,
+}
+
+impl Root {
+    fn new(id: u32) -> Root {
+        Root {
+            id,
+            shared: None,
+            fetcher: None,
+        }
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        if let (Some(fetcher), Some(shared)) = (&mut self.fetcher, &self.shared) {
+            fetcher.on_response(shared, token, body_size);
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -38,25 +73,39 @@ impl RootContext for Root {
         });
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
-        match Policy::from_json(&text) {
-            Ok(policy) => {
-                self.cache = Some(Rc::new(RefCell::new(VerifyCache::new(policy.cache))));
-                self.policy = Some(Rc::new(policy));
-                self.metrics = Some(Rc::new(Metrics::define()));
-                true
-            }
+        let policy = match Policy::from_json(&text) {
+            Ok(policy) => policy,
             Err(error) => {
                 log::error!("audience-guard: invalid configuration: {error}");
-                false
+                return false;
             }
+        };
+        let shared = Rc::new(Shared {
+            cache: RefCell::new(VerifyCache::new(policy.cache)),
+            metrics: Metrics::define(),
+            policy,
+            parked: RefCell::new(Vec::new()),
+            kid_wanted: RefCell::new(BTreeSet::new()),
+        });
+        self.fetcher = Fetcher::new(&shared.policy, self.id);
+        if self.fetcher.is_some() && hostcalls::set_tick_period(Fetcher::TICK).is_err() {
+            log::error!("audience-guard: cannot schedule key fetches");
+            return false;
+        }
+        self.shared = Some(shared);
+        true
+    }
+
+    fn on_tick(&mut self) {
+        if let (Some(fetcher), Some(shared)) = (&mut self.fetcher, &self.shared) {
+            fetcher.tick(shared);
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Guard {
-            policy: self.policy.clone(),
-            metrics: self.metrics.clone(),
-            cache: self.cache.clone(),
+            id: context_id,
+            shared: self.shared.clone(),
         }))
     }
 
@@ -66,72 +115,104 @@ impl RootContext for Root {
 }
 
 struct Guard {
+    id: u32,
     /// `None` only if Envoy created a stream although configuration failed: deny.
-    policy: Option<Rc<Policy>>,
-    metrics: Option<Rc<Metrics>>,
-    cache: Option<Rc<RefCell<VerifyCache>>>,
+    shared: Option<Rc<Shared>>,
 }
 
 impl Context for Guard {}
 
 impl HttpContext for Guard {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        let Some(policy) = self.policy.clone() else {
+        let Some(shared) = &self.shared else {
             send(500, &[], br#"{"error":"server_error"}"#);
             return Action::Pause;
         };
-        let request = read_request(&policy);
-        let now = now_seconds();
-        let decision = match self.cache.as_ref().and_then(|c| c.try_borrow_mut().ok()) {
-            Some(mut cache) => decide_cached(&policy, &mut cache, &request, now),
-            None => decide_cached(&policy, &mut VerifyCache::disabled(), &request, now),
-        };
-        if let Some(metrics) = &self.metrics {
-            metrics.cache_use(decision.cache);
+        let request = read_request(&shared.policy);
+        let decision = decide_now(shared, &request);
+        if let Some((issuer, wait)) = &decision.wait_for_keys {
+            if park(shared, self.id, request, issuer, *wait) {
+                return Action::Pause;
+            }
         }
-        self.apply(&decision)
+        apply(shared, &decision)
     }
 }
 
-impl Guard {
-    fn apply(&self, decision: &Decision) -> Action {
-        let count = |f: &dyn Fn(&Metrics)| {
-            if let Some(m) = &self.metrics {
-                f(m)
-            }
-        };
-        match &decision.verdict {
-            Verdict::Deny(denial) => {
-                count(&|m| m.denied(denial.reason));
-                log_denial("deny", decision, denial);
-                respond(denial);
-                Action::Pause
-            }
-            verdict => {
-                if !apply_header_ops(&decision.header_ops) {
-                    log::error!(
-                        "audience-guard: could not rewrite request headers; request refused"
-                    );
-                    send(500, &[], br#"{"error":"server_error"}"#);
-                    return Action::Pause;
-                }
-                if let Verdict::DryRunDeny(denial) = verdict {
-                    count(&|m| m.dry_run_denied());
-                    log_denial("dry-run deny", decision, denial);
-                } else {
-                    count(&|m| m.allowed());
-                    if log::log_enabled!(log::Level::Debug) {
-                        log_line(log::Level::Debug, "allow", decision, None);
-                    }
-                }
-                Action::Continue
-            }
-        }
-    }
+/// Decides with the VM's cache and counts the cache use.
+pub fn decide_now(shared: &Shared, request: &Request) -> Decision {
+    let now = now_millis() / 1000;
+    let decision = match shared.cache.try_borrow_mut() {
+        Ok(mut cache) => decide_cached(&shared.policy, &mut cache, request, now),
+        Err(_) => decide_cached(&shared.policy, &mut VerifyCache::disabled(), request, now),
+    };
+    shared.metrics.cache_use(decision.cache);
+    decision
 }
 
-fn log_denial(what: &str, decision: &Decision, denial: &Denial) {
-    log_line(log::Level::Info, what, decision, Some(denial));
+/// Requests one VM holds at most while waiting for keys.
+const MAX_PARKED: usize = 1024;
+
+/// Holds the request until the issuer's keys are fetched (bounded by `timeout_ms`).
+fn park(shared: &Shared, context_id: u32, request: Request, issuer: &str, wait: KeyWait) -> bool {
+    let Some(remote) = shared.policy.issuers.get(issuer).and_then(|i| i.remote()) else {
+        return false;
+    };
+    let Ok(mut parked) = shared.parked.try_borrow_mut() else {
+        return false;
+    };
+    if parked.len() >= MAX_PARKED {
+        return false; // decide now rather than hold without bound
+    }
+    if wait == KeyWait::UnknownKid {
+        let prefix = shared_prefix(&remote.config);
+        let (state, _) = kid_refetch_state(&prefix, &remote.config, now_millis());
+        if state == KidRefetch::Refused {
+            return false; // a refetch just happened: the answer is already known
+        }
+        if let Ok(mut wanted) = shared.kid_wanted.try_borrow_mut() {
+            wanted.insert(issuer.to_owned());
+        }
+    }
+    parked.push(Parked {
+        context_id,
+        request,
+        issuer: issuer.to_owned(),
+        wait,
+        generation: remote.generation(),
+        deadline_ms: now_millis().saturating_add(remote.config.timeout_ms),
+    });
+    true
+}
+
+/// Applies a decision to the current stream; `Continue` means forward the request.
+pub fn apply(shared: &Shared, decision: &Decision) -> Action {
+    let metrics = &shared.metrics;
+    match &decision.verdict {
+        Verdict::Deny(denial) => {
+            metrics.denied(denial.reason);
+            log_line(log::Level::Info, "deny", decision, Some(denial));
+            respond(denial);
+            Action::Pause
+        }
+        verdict => {
+            if !apply_header_ops(&decision.header_ops) {
+                log::error!("audience-guard: could not rewrite request headers; request refused");
+                send(500, &[], br#"{"error":"server_error"}"#);
+                return Action::Pause;
+            }
+            if let Verdict::DryRunDeny(denial) = verdict {
+                metrics.dry_run_denied();
+                log_line(log::Level::Info, "dry-run deny", decision, Some(denial));
+            } else {
+                metrics.allowed();
+                if log::log_enabled!(log::Level::Debug) {
+                    log_line(log::Level::Debug, "allow", decision, None);
+                }
+            }
+            Action::Continue
+        }
+    }
 }
 
 /// One line per decision: rule, reason, status, issuer, client, matched audience —
@@ -179,13 +260,15 @@ fn read_request(policy: &Policy) -> Request {
     request
 }
 
-/// Unix seconds from the host clock. Should the host fail to tell the time, the
+/// Unix milliseconds from the host clock. Should the host fail to tell the time, the
 /// latest possible instant is used, so every token counts as expired (fail closed).
-fn now_seconds() -> u64 {
+pub fn now_millis() -> u64 {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(u64::MAX, |d| d.as_secs())
+        .map_or(u64::MAX, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 fn apply_header_ops(ops: &[HeaderOp]) -> bool {

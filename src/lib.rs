@@ -38,6 +38,8 @@ pub mod token;
 pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
+mod fetcher;
+#[cfg(target_arch = "wasm32")]
 mod filter;
 #[cfg(target_arch = "wasm32")]
 mod metrics;

@@ -16,6 +16,8 @@ pub struct Metrics {
     denied: Vec<(Reason, Option<u32>)>,
     cache_hits: Option<u32>,
     cache_misses: Option<u32>,
+    fetch_ok: Option<u32>,
+    fetch_failed: Option<u32>,
 }
 
 fn define(name: &str) -> Option<u32> {
@@ -39,7 +41,17 @@ impl Metrics {
                 .collect(),
             cache_hits: define("verify_cache_hits"),
             cache_misses: define("verify_cache_misses"),
+            fetch_ok: define("jwks_fetch_ok"),
+            fetch_failed: define("jwks_fetch_failed"),
         }
+    }
+
+    pub fn jwks_fetch_ok(&self) {
+        bump(self.fetch_ok);
+    }
+
+    pub fn jwks_fetch_failed(&self) {
+        bump(self.fetch_failed);
     }
 
     pub fn cache_use(&self, used: Option<CacheUse>) {

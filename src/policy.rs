@@ -193,11 +193,12 @@ impl Policy {
             }
             // A known forgery runs every check but the signature itself, so the
             // decision and its reason are exactly what a fresh verification gives.
-            Lookup::Forged(failure) => {
+            Lookup::Forged(failure, generation) => {
                 partial.cache = Some(CacheUse::Hit);
                 let unverified = verify::parse(self, token)?;
                 let claims = unverified.claims.clone();
-                (unverified.issuer, claims, Some((unverified, Some(failure))))
+                let known = Some((failure, generation));
+                (unverified.issuer, claims, Some((unverified, known)))
             }
             Lookup::Miss | Lookup::Hit(_) => {
                 partial.cache = cache.enabled().then_some(CacheUse::Miss);
@@ -213,11 +214,16 @@ impl Policy {
         let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
         partial.matched_audience = Some(matched.clone());
         if let Some((mut unverified, known_failure)) = unverified {
-            if let Some(failure) = known_failure {
+            let current = issuer.key_set(now).map(|(_, generation)| generation);
+            if let Some((failure, _)) = known_failure.filter(|(_, g)| Some(*g) == current) {
                 return Err(failure);
             }
             if let Err(failure) = unverified.verify_signature(now) {
-                cache.insert_forged(token, now, failure.clone());
+                // Only a verdict of these very keys is remembered: not "keys missing",
+                // not an unknown kid a refetch may still bring.
+                if failure.reason == Reason::InvalidToken && failure.wait.is_none() {
+                    cache.insert_forged(token, now, failure.clone(), unverified.key_generation);
+                }
                 return Err(failure);
             }
             let verified = Verified {

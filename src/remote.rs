@@ -188,6 +188,11 @@ impl RemoteKeys {
         }
     }
 
+    /// Bumped on every install; 0 before the first.
+    pub fn generation(&self) -> u64 {
+        self.state.try_borrow().map_or(0, |s| s.generation)
+    }
+
     pub fn fetched_at(&self) -> Option<u64> {
         self.state.try_borrow().ok().and_then(|s| s.fetched_at)
     }

@@ -145,3 +145,63 @@ fn remote_configuration_is_checked() {
     config["issuers"][0]["jwks"] = json!({"keys": [rsa_jwk()]});
     assert!(Policy::from_json(&config.to_string()).is_err());
 }
+
+#[test]
+fn keys_arriving_after_a_503_are_used_at_once_even_with_a_cache() {
+    let p = remote_policy();
+    let mut c = VerifyCache::new(CacheConfig::default());
+    let t = rs256(&claims(
+        "customer-portal",
+        json!("orders-api"),
+        "orders:read",
+    ));
+    let req = get("/orders/1", Some(&t));
+    assert_eq!(
+        outcome(&decide_cached(&p, &mut c, &req, NOW)),
+        (503, "keys_unavailable")
+    );
+    install(&p, json!([ec_jwk()]), NOW);
+    // Unknown kid now; must not be remembered as a forgery, a refetch may bring it.
+    assert_eq!(
+        outcome(&decide_cached(&p, &mut c, &req, NOW)),
+        (401, "invalid_token")
+    );
+    install(&p, json!([rsa_jwk()]), NOW);
+    assert_eq!(
+        outcome(&decide_cached(&p, &mut c, &req, NOW)),
+        (200, "allowed")
+    );
+}
+
+#[test]
+fn a_remembered_forgery_is_checked_again_under_new_keys() {
+    let p = remote_policy();
+    let mut c = VerifyCache::new(CacheConfig::default());
+    install(&p, json!([rsa_jwk()]), NOW);
+    let t = rs256(&claims(
+        "customer-portal",
+        json!("orders-api"),
+        "orders:read",
+    ));
+    let mut bytes = t.into_bytes();
+    let inside_signature = bytes.len() - 20;
+    bytes[inside_signature] = if bytes[inside_signature] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    let forged = String::from_utf8(bytes).unwrap();
+    let req = get("/orders/1", Some(&forged));
+    assert_eq!(
+        decide_cached(&p, &mut c, &req, NOW).cache,
+        Some(CacheUse::Miss)
+    );
+    assert_eq!(
+        decide_cached(&p, &mut c, &req, NOW).cache,
+        Some(CacheUse::Hit)
+    );
+    install(&p, json!([rsa_jwk()]), NOW);
+    let d = decide_cached(&p, &mut c, &req, NOW);
+    assert_eq!(outcome(&d), (401, "invalid_token"));
+    assert_eq!(d.cache, Some(CacheUse::Hit)); // looked up, but verified again
+}

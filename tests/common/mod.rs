@@ -190,3 +190,249 @@ pub fn outcome(decision: &Decision) -> (u16, &'static str) {
         Verdict::DryRunDeny(d) => (299, d.reason.name()),
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Helpers for the hostile-input suites (tests/hostile_*.rs, tests/config_errors.rs).
+// ---------------------------------------------------------------------------------
+
+/// jwt-simple claims built from a JSON object (iat/exp/nbf must be unsigned integers,
+/// iss/sub strings, aud a string or an array of strings): for keys other than the
+/// fixtures' RSA and P-256 pairs.
+pub fn to_jwt_claims(claims: &Value) -> JWTClaims<serde_json::Map<String, Value>> {
+    jwt_claims(claims)
+}
+
+/// Header options with a chosen `typ` (None = jwt-simple's default `JWT`) and `cty`.
+pub fn header_with(typ: Option<&str>, cty: Option<&str>) -> HeaderOptions {
+    HeaderOptions {
+        signature_type: typ.map(str::to_owned),
+        content_type: cty.map(str::to_owned),
+    }
+}
+
+/// A token signed with any jwt-simple key pair (`$key.sign_with_options`).
+#[macro_export]
+macro_rules! mint {
+    ($key:expr, $claims:expr) => {
+        $key.sign_with_options(
+            $crate::common::to_jwt_claims($claims),
+            &$crate::common::header_with(None, None),
+        )
+        .unwrap()
+    };
+}
+
+/// The claims of a request the seed policy allows: customer-portal reading orders.
+pub fn good_claims() -> Value {
+    claims("customer-portal", json!("orders-api"), "orders:read")
+}
+
+/// An RS256 token the seed policy allows on `GET /orders/1` (minted once).
+pub fn good_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| rs256(&good_claims()))
+}
+
+/// `GET /orders/1` with [`good_token`]: allowed by the seed policy.
+pub fn good_request() -> Request {
+    get("/orders/1", Some(good_token()))
+}
+
+/// A `GET` request whose `authorization` header holds exactly these bytes.
+pub fn with_authorization(path: &str, value: &[u8]) -> Request {
+    let mut req = get(path, None);
+    req.headers
+        .push(("authorization".to_owned(), value.to_vec()));
+    req
+}
+
+/// The request with one more header (name lower-case, value raw bytes).
+pub fn add_header(mut req: Request, name: &str, value: &[u8]) -> Request {
+    req.headers.push((name.to_owned(), value.to_vec()));
+    req
+}
+
+/// `(name, value)` of every `HeaderOp::Set` of a decision.
+pub fn set_ops(d: &Decision) -> Vec<(String, String)> {
+    d.header_ops
+        .iter()
+        .filter_map(|op| match op {
+            audience_guard::HeaderOp::Set(n, v) => Some((n.clone(), v.clone())),
+            audience_guard::HeaderOp::Remove(_) => None,
+        })
+        .collect()
+}
+
+/// Names of every `HeaderOp::Remove` of a decision.
+pub fn removed(d: &Decision) -> Vec<String> {
+    d.header_ops
+        .iter()
+        .filter_map(|op| match op {
+            audience_guard::HeaderOp::Remove(n) => Some(n.clone()),
+            audience_guard::HeaderOp::Set(..) => None,
+        })
+        .collect()
+}
+
+/// Asserts that the decision sets no identity header: nothing named `x-jwt-*` and none
+/// of `extra` (configured output headers with other names).
+pub fn assert_no_identity(d: &Decision, extra: &[&str]) {
+    let leaked: Vec<_> = set_ops(d)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("x-jwt-") || extra.contains(&n.as_str()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "identity headers set on a denial: {leaked:?}"
+    );
+}
+
+/// The HOSTILE.md contract for one hostile request: exactly `expected` (status, reason),
+/// no identity header set, and `next` (a valid request) decided right after with the
+/// same policy is still allowed.
+#[track_caller]
+pub fn assert_refused_then(
+    p: &Policy,
+    req: &Request,
+    expected: (u16, &str),
+    next: &Request,
+) -> Decision {
+    let d = run(p, req);
+    assert_eq!(outcome(&d), expected, "request: {}", describe(req));
+    if expected.0 != 200 {
+        assert_no_identity(&d, &[]);
+    }
+    if let Verdict::Deny(denial) = &d.verdict {
+        assert_denial_reveals_nothing(denial, req);
+    }
+    assert_eq!(
+        outcome(&run(p, next)),
+        (200, "allowed"),
+        "a valid request after the hostile one must still pass"
+    );
+    // The same through a verified-token cache warmed by the valid request: the hostile
+    // request decides the same, twice (a negative entry must not change it either), and
+    // the valid one still passes.
+    let mut cache = audience_guard::cache::VerifyCache::new(Default::default());
+    let cached = |cache: &mut audience_guard::cache::VerifyCache, r: &Request| {
+        audience_guard::decide_cached(p, cache, r, NOW)
+    };
+    assert_eq!(outcome(&cached(&mut cache, next)), (200, "allowed"));
+    for _ in 0..2 {
+        let c = cached(&mut cache, req);
+        assert_eq!(c.verdict, d.verdict, "cached: {}", describe(req));
+        assert_eq!(c.header_ops, d.header_ops, "cached: {}", describe(req));
+    }
+    assert_eq!(
+        outcome(&cached(&mut cache, next)),
+        (200, "allowed"),
+        "a valid request after the hostile one must still pass (cached)"
+    );
+    d
+}
+
+/// [`assert_refused_then`] with the seed policy's [`good_request`] as the next request.
+#[track_caller]
+pub fn assert_refused(p: &Policy, req: &Request, expected: (u16, &str)) -> Decision {
+    assert_refused_then(p, req, expected, &good_request())
+}
+
+/// Decodes one base64url segment the lenient way (for tests that compare bytes).
+pub fn unb64(segment: &str) -> Option<Vec<u8>> {
+    use ct_codecs::Decoder;
+    Base64UrlSafeNoPadding::decode_to_vec(segment, None).ok()
+}
+
+/// A token's three segments, decoded.
+pub fn segments(token: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    (
+        unb64(parts[0]).unwrap(),
+        unb64(parts[1]).unwrap(),
+        unb64(parts[2]).unwrap(),
+    )
+}
+
+/// Reassembles a token from raw header, payload and signature bytes.
+pub fn assemble(header: &[u8], payload: &[u8], signature: &[u8]) -> String {
+    format!("{}.{}.{}", b64(header), b64(payload), b64(signature))
+}
+
+/// The seed HMAC issuer's name (tokens from [`hs256`]).
+pub const HMAC_ISS: &str = "https://hmac.example.com/";
+
+/// A JSON header + payload signed with the seed HMAC secret (any bytes allowed).
+pub fn hs256_raw(header: &str, payload: &str) -> String {
+    sign_hs256(header.as_bytes(), payload.as_bytes(), HMAC_SECRET)
+}
+
+/// Claims the seed policy allows for the HMAC issuer on `GET /orders/1`, as a JSON object.
+pub fn hmac_claims() -> Value {
+    let mut c = claims("hmac-client", json!("orders-api"), "orders:read");
+    c["iss"] = json!(HMAC_ISS);
+    c
+}
+
+/// A readable one-line description of a request for assertion messages (header values
+/// lossily decoded, long values cut).
+pub fn describe(req: &Request) -> String {
+    let headers: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let text = String::from_utf8_lossy(v);
+            let cut: String = text.chars().take(120).collect();
+            let more = if text.chars().count() > 120 {
+                "…"
+            } else {
+                ""
+            };
+            format!("{n}: {cut:?}{more}")
+        })
+        .collect();
+    let path: String = req.path.chars().take(200).collect();
+    format!("{} {path:?} [{}]", req.method, headers.join("; "))
+}
+
+/// A denial's body is `{"error": <RFC 6750 code of the row>, "error_description"?}` and
+/// neither it nor the challenge repeats anything the client sent (token, kid, claims).
+#[track_caller]
+pub fn assert_denial_reveals_nothing(denial: &audience_guard::decision::Denial, req: &Request) {
+    let body: Value = serde_json::from_str(&denial.body).expect("body is JSON");
+    let code = match (denial.status, denial.reason.name()) {
+        (400, _) => "invalid_request",
+        (401, "missing_token") => "missing_token",
+        (401, _) => "invalid_token",
+        (403, _) => "insufficient_scope",
+        (503, _) => "temporarily_unavailable",
+        (status, reason) => panic!("unexpected denial {status} {reason}"),
+    };
+    assert_eq!(body["error"], json!(code), "{}", denial.body);
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert!(
+        keys.iter()
+            .all(|k| *k == "error" || *k == "error_description"),
+        "{}",
+        denial.body
+    );
+    let challenge = denial.www_authenticate.clone().unwrap_or_default();
+    for (name, value) in &req.headers {
+        if name.starts_with(':') {
+            continue;
+        }
+        let text = String::from_utf8_lossy(value);
+        // Every dot-separated piece of 12+ characters (token segments, hostile kids
+        // inside a header segment are base64 and covered by the segment itself).
+        for piece in text
+            .split(['.', ' ', ',', ';', '='])
+            .filter(|p| p.len() >= 12)
+        {
+            assert!(
+                !denial.body.contains(piece) && !challenge.contains(piece),
+                "denial repeats request data {piece:?}: {} / {challenge}",
+                denial.body
+            );
+        }
+    }
+}

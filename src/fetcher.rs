@@ -1,0 +1,458 @@
+//! Fetching remote keys from the root context, once per Envoy process.
+//!
+//! Every VM (one per worker, plus the main thread) ticks. The key set lives in proxy-wasm
+//! shared data, visible to all VMs: each tick a VM installs a newer published set if
+//! there is one. When a fetch is due, VMs race for a lease (compare-and-swap), and only
+//! the winner calls the identity provider through the configured Envoy cluster and
+//! publishes the result. An unknown `kid` asks for an early refetch, at most one per
+//! `min_refetch_seconds` for the whole process (another CAS-guarded timestamp). Parked
+//! requests are decided again when keys change, when this VM's fetch ends, or when
+//! their `timeout_ms` runs out.
+
+use crate::decision::KeyWait;
+use crate::filter::{apply, decide_now, now_millis, Shared};
+use crate::policy::Policy;
+use crate::remote::{self, RemoteConfig};
+use crate::request::Request;
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{Action, BufferType, MapType, Status};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Largest JWKS or discovery document accepted.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request waiting for keys.
+pub struct Parked {
+    pub context_id: u32,
+    pub request: Request,
+    pub issuer: String,
+    pub wait: KeyWait,
+    /// The issuer's key generation when the request was parked.
+    pub generation: u64,
+    pub deadline_ms: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Discovery,
+    Jwks,
+}
+
+struct IssuerFetch {
+    issuer: String,
+    config: RemoteConfig,
+    /// Shared-data key prefix: one key set per fetched URL, whatever filter uses it.
+    prefix: String,
+    /// Version of the published key set installed here.
+    installed_cas: Option<u32>,
+    in_flight: Option<(u32, Stage)>,
+    healthy: Option<bool>,
+}
+
+pub struct Fetcher {
+    root_id: u32,
+    issuers: Vec<IssuerFetch>,
+}
+
+impl Fetcher {
+    pub const TICK: Duration = Duration::from_millis(100);
+
+    /// `None` when no issuer fetches its keys.
+    pub fn new(policy: &Policy, root_id: u32) -> Option<Fetcher> {
+        let issuers: Vec<IssuerFetch> = policy
+            .issuers
+            .values()
+            .filter_map(|issuer| {
+                let config = issuer.remote()?.config.clone();
+                let kind = if config.discovery {
+                    "discovery"
+                } else {
+                    "jwks"
+                };
+                Some(IssuerFetch {
+                    issuer: issuer.name.clone(),
+                    prefix: format!("audience_guard/{kind}/{}/{}", config.cluster, config.uri),
+                    config,
+                    installed_cas: None,
+                    in_flight: None,
+                    healthy: None,
+                })
+            })
+            .collect();
+        (!issuers.is_empty()).then_some(Fetcher { root_id, issuers })
+    }
+
+    pub fn tick(&mut self, shared: &Shared) {
+        let now_ms = now_millis();
+        let wanted = shared.kid_wanted.take();
+        let mut no_refetch_coming = Vec::new();
+        for fetch in &mut self.issuers {
+            fetch.sync(shared);
+            let kid_refetch = match (wanted.contains(&fetch.issuer), fetch.in_flight) {
+                (false, _) => KidRefetch::NotWanted,
+                (true, Some(_)) => KidRefetch::Pending, // the fetch under way brings the newest keys
+                (true, None) => fetch.claim_kid_refetch(now_ms),
+            };
+            if kid_refetch == KidRefetch::Refused {
+                no_refetch_coming.push(fetch.issuer.clone());
+            }
+            let periodic = || fetch.due(shared, now_ms) && fetch.claim_lease(now_ms);
+            if fetch.in_flight.is_none() && (kid_refetch == KidRefetch::Claimed || periodic()) {
+                fetch.start(shared, now_ms, Stage::first(&fetch.config));
+            }
+        }
+        self.resolve_parked(shared, now_ms, None);
+        for issuer in no_refetch_coming {
+            self.resolve_unknown_kids(shared, &issuer);
+        }
+    }
+
+    pub fn on_response(&mut self, shared: &Shared, token: u32, body_size: usize) {
+        let now_ms = now_millis();
+        let Some(fetch) = self
+            .issuers
+            .iter_mut()
+            .find(|f| f.in_flight.is_some_and(|(t, _)| t == token))
+        else {
+            return;
+        };
+        let stage = fetch.in_flight.map(|(_, s)| s);
+        fetch.in_flight = None;
+        let finished = match (stage, read_body(body_size)) {
+            (_, Err(problem)) => Some(Err(problem)),
+            (Some(Stage::Discovery), Ok(body)) => {
+                match remote::parse_discovery(&body, &fetch.issuer) {
+                    Ok((authority, path)) => match fetch.dispatch(&authority, &path) {
+                        Ok(token) => {
+                            fetch.in_flight = Some((token, Stage::Jwks));
+                            None
+                        }
+                        Err(problem) => Some(Err(problem)),
+                    },
+                    Err(problem) => Some(Err(problem)),
+                }
+            }
+            (_, Ok(body)) => Some(fetch.publish(shared, &body, now_ms)),
+        };
+        if let Some(result) = finished {
+            fetch.finish(shared, result, now_ms);
+            let issuer = fetch.issuer.clone();
+            self.resolve_parked(shared, now_ms, Some(&issuer));
+        }
+    }
+
+    /// Decides parked requests again whose wait is over: their issuer's keys changed,
+    /// a fetch for it just ended here (`ended`), or their time ran out.
+    fn resolve_parked(&self, shared: &Shared, now_ms: u64, ended: Option<&str>) {
+        let ready = take_parked(shared, |p| {
+            let generation = shared
+                .policy
+                .issuers
+                .get(&p.issuer)
+                .and_then(|i| i.remote())
+                .map_or(0, |r| r.generation());
+            generation != p.generation
+                || now_ms >= p.deadline_ms
+                || ended == Some(p.issuer.as_str())
+        });
+        self.decide_again(shared, ready);
+    }
+
+    /// Unknown-`kid` requests when no refetch will happen soon: decide them now.
+    fn resolve_unknown_kids(&self, shared: &Shared, issuer: &str) {
+        let ready = take_parked(shared, |p| {
+            p.issuer == issuer && p.wait == KeyWait::UnknownKid
+        });
+        self.decide_again(shared, ready);
+    }
+
+    fn decide_again(&self, shared: &Shared, ready: Vec<Parked>) {
+        if ready.is_empty() {
+            return;
+        }
+        for p in ready {
+            if hostcalls::set_effective_context(p.context_id).is_err() {
+                continue; // the stream is gone
+            }
+            let decision = decide_now(shared, &p.request);
+            if apply(shared, &decision) == Action::Continue
+                && hostcalls::resume_http_request().is_err()
+            {
+                log::warn!("audience-guard: could not resume a request that waited for keys");
+            }
+        }
+        let _ = hostcalls::set_effective_context(self.root_id);
+    }
+}
+
+/// Removes and returns the parked requests that `done` selects.
+fn take_parked(shared: &Shared, done: impl Fn(&Parked) -> bool) -> Vec<Parked> {
+    let Ok(mut parked) = shared.parked.try_borrow_mut() else {
+        return Vec::new();
+    };
+    let (ready, waiting): (Vec<Parked>, Vec<Parked>) = parked.drain(..).partition(|p| done(p));
+    *parked = waiting;
+    ready
+}
+
+/// What a token with an unknown `kid` can expect from the key fetcher.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum KidRefetch {
+    NotWanted,
+    /// No refetch for `min_refetch_seconds`: one may start now.
+    Possible,
+    /// This VM won the right to refetch now.
+    Claimed,
+    /// A refetch started and has not landed yet: its result is worth waiting for.
+    Pending,
+    /// A refetch happened recently and landed: no new one until the interval passes.
+    Refused,
+}
+
+/// The shared-data key prefix for a key set: one per fetched URL and cluster.
+pub fn shared_prefix(config: &RemoteConfig) -> String {
+    let kind = if config.discovery {
+        "discovery"
+    } else {
+        "jwks"
+    };
+    format!("audience_guard/{kind}/{}/{}", config.cluster, config.uri)
+}
+
+/// Reads the process-wide record of the last unknown-`kid` refetch (`<claimed_ms>
+/// <landed 0|1>`) and says what a new unknown `kid` can expect; also returns the CAS.
+pub fn kid_refetch_state(
+    prefix: &str,
+    config: &RemoteConfig,
+    now_ms: u64,
+) -> (KidRefetch, Option<u32>) {
+    let (record, cas) = match hostcalls::get_shared_data(&format!("{prefix}/kid_refetch")) {
+        Ok((Some(value), Some(cas))) => (parse_refetch(&value), Some(cas)),
+        _ => ((0, true), None),
+    };
+    let (claimed_at, landed) = record;
+    let interval_ms = config.min_refetch_seconds.saturating_mul(1000);
+    let state = if claimed_at == 0 || now_ms >= claimed_at.saturating_add(interval_ms) {
+        KidRefetch::Possible
+    } else if !landed && now_ms < claimed_at.saturating_add(config.timeout_ms) {
+        KidRefetch::Pending
+    } else {
+        KidRefetch::Refused
+    };
+    (state, cas)
+}
+
+fn parse_refetch(bytes: &[u8]) -> (u64, bool) {
+    let text = std::str::from_utf8(bytes).unwrap_or("");
+    let mut parts = text.split(' ');
+    let claimed_at = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (claimed_at, parts.next() == Some("1"))
+}
+
+impl Stage {
+    fn first(config: &RemoteConfig) -> Stage {
+        if config.discovery {
+            Stage::Discovery
+        } else {
+            Stage::Jwks
+        }
+    }
+}
+
+impl IssuerFetch {
+    fn key(&self, name: &str) -> String {
+        format!("{}/{name}", self.prefix)
+    }
+
+    /// Installs the published key set if it is newer than ours.
+    fn sync(&mut self, shared: &Shared) {
+        let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(&self.key("keys")) else {
+            return;
+        };
+        if self.installed_cas == Some(cas) {
+            return;
+        }
+        self.installed_cas = Some(cas);
+        let Some(issuer) = shared.policy.issuers.get(&self.issuer) else {
+            return;
+        };
+        let published: Option<(u64, String)> =
+            serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                Some((
+                    v.get("fetched_at")?.as_u64()?,
+                    v.get("jwks")?.as_str()?.to_owned(),
+                ))
+            });
+        let Some((fetched_at, jwks)) = published else {
+            return;
+        };
+        let allowed: Vec<_> = issuer.algorithms.iter().copied().collect();
+        if let (Ok(keys), Some(remote)) = (
+            remote::parse_jwks(jwks.as_bytes(), &allowed),
+            issuer.remote(),
+        ) {
+            log::debug!(
+                "audience-guard: installing {} published keys for issuer {:?}",
+                keys.len(),
+                self.issuer
+            );
+            remote.install(keys, fetched_at);
+        }
+    }
+
+    /// A fetch is due when keys were never obtained or are older than `refresh_seconds`.
+    fn due(&self, shared: &Shared, now_ms: u64) -> bool {
+        let fetched_at = shared
+            .policy
+            .issuers
+            .get(&self.issuer)
+            .and_then(|i| i.remote())
+            .and_then(|r| r.fetched_at());
+        fetched_at.is_none_or(|at| now_ms / 1000 >= at.saturating_add(self.config.refresh_seconds))
+    }
+
+    /// Takes the process-wide fetch lease if it is free. The key is created first: a
+    /// CAS on a key that does not exist yet always succeeds, so at start two VMs may
+    /// both win once.
+    fn claim_lease(&self, now_ms: u64) -> bool {
+        let key = self.key("lease");
+        let (value, cas) = match hostcalls::get_shared_data(&key) {
+            Ok((Some(value), Some(cas))) => (value, cas),
+            _ => {
+                let _ = hostcalls::set_shared_data(&key, Some(b"0"), None);
+                return false; // try again next tick, through the CAS
+            }
+        };
+        let held_until = parse_u64(&value);
+        if now_ms < held_until {
+            return false;
+        }
+        let until = now_ms
+            .saturating_add(self.config.timeout_ms)
+            .saturating_add(1000);
+        hostcalls::set_shared_data(&key, Some(until.to_string().as_bytes()), Some(cas)).is_ok()
+    }
+
+    /// At most one unknown-`kid` refetch per `min_refetch_seconds` for the process.
+    fn claim_kid_refetch(&self, now_ms: u64) -> KidRefetch {
+        let (state, cas) = kid_refetch_state(&self.prefix, &self.config, now_ms);
+        if state != KidRefetch::Possible {
+            return state;
+        }
+        let claim = format!("{now_ms} 0");
+        match hostcalls::set_shared_data(&self.key("kid_refetch"), Some(claim.as_bytes()), cas) {
+            Ok(()) => KidRefetch::Claimed,
+            Err(_) => KidRefetch::Pending,
+        }
+    }
+
+    /// Marks an unknown-`kid` refetch as landed: whatever it was going to bring is here.
+    fn land_kid_refetch(&self) {
+        let key = self.key("kid_refetch");
+        if let Ok((Some(value), Some(cas))) = hostcalls::get_shared_data(&key) {
+            let (claimed_at, _) = parse_refetch(&value);
+            let landed = format!("{claimed_at} 1");
+            let _ = hostcalls::set_shared_data(&key, Some(landed.as_bytes()), Some(cas));
+        }
+    }
+
+    fn start(&mut self, shared: &Shared, now_ms: u64, stage: Stage) {
+        log::debug!("audience-guard: fetching keys for issuer {:?}", self.issuer);
+        let (authority, path) = (self.config.authority.clone(), self.config.path.clone());
+        match self.dispatch(&authority, &path) {
+            Ok(token) => self.in_flight = Some((token, stage)),
+            Err(problem) => self.finish(shared, Err(problem), now_ms),
+        }
+    }
+
+    fn dispatch(&self, authority: &str, path: &str) -> Result<u32, &'static str> {
+        let headers = vec![
+            (":method", "GET"),
+            (":path", path),
+            (":authority", authority),
+            ("accept", "application/json"),
+        ];
+        let timeout = Duration::from_millis(self.config.timeout_ms);
+        hostcalls::dispatch_http_call(&self.config.cluster, headers, None, vec![], timeout).map_err(
+            |status| match status {
+                Status::BadArgument => "unknown cluster",
+                _ => "the call could not be made",
+            },
+        )
+    }
+
+    /// Validates a fetched JWKS and publishes it to every VM.
+    fn publish(&mut self, shared: &Shared, body: &[u8], now_ms: u64) -> Result<(), &'static str> {
+        let issuer = shared
+            .policy
+            .issuers
+            .get(&self.issuer)
+            .ok_or("issuer gone")?;
+        let allowed: Vec<_> = issuer.algorithms.iter().copied().collect();
+        remote::parse_jwks(body, &allowed)?;
+        let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
+        let record = json!({"fetched_at": now_ms / 1000, "jwks": text}).to_string();
+        hostcalls::set_shared_data(&self.key("keys"), Some(record.as_bytes()), None)
+            .map_err(|_| "could not publish the keys")?;
+        self.sync(shared);
+        Ok(())
+    }
+
+    /// Counts and logs the end of a fetch (logging only when the state changes). A
+    /// failure keeps the last good keys and holds the lease for a short back-off.
+    fn finish(&mut self, shared: &Shared, result: Result<(), &'static str>, now_ms: u64) {
+        self.land_kid_refetch();
+        match result {
+            Ok(()) => {
+                shared.metrics.jwks_fetch_ok();
+                if self.healthy != Some(true) {
+                    log::info!("audience-guard: fetched keys for issuer {:?}", self.issuer);
+                }
+                self.healthy = Some(true);
+            }
+            Err(problem) => {
+                shared.metrics.jwks_fetch_failed();
+                if self.healthy != Some(false) {
+                    log::warn!(
+                        "audience-guard: key fetch for issuer {:?} failed: {problem}; keeping the last good keys",
+                        self.issuer
+                    );
+                }
+                self.healthy = Some(false);
+                let backoff_ms = self.config.refresh_seconds.min(5) * 1000;
+                let until = now_ms.saturating_add(backoff_ms).to_string();
+                let _ =
+                    hostcalls::set_shared_data(&self.key("lease"), Some(until.as_bytes()), None);
+            }
+        }
+    }
+}
+
+/// The callout's body, if it answered 200 within the size cap.
+fn read_body(body_size: usize) -> Result<Vec<u8>, &'static str> {
+    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .ok_or("no response (timeout or reset)")?;
+    if status != b"200" {
+        return Err("the identity provider did not answer 200");
+    }
+    if body_size == 0 {
+        return Err("empty body");
+    }
+    if body_size > MAX_BODY_BYTES {
+        return Err("body too large");
+    }
+    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .ok_or("body could not be read")
+}
+
+fn parse_u64(bytes: &[u8]) -> u64 {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}

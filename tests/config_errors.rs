@@ -1,0 +1,809 @@
+//! HOSTILE.md — "The VM and the configuration": every broken configuration is refused
+//! (`on_configure` returns false) with one line naming the JSON path and the problem.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+use audience_guard::Policy;
+use common::*;
+use ct_codecs::{Base64, Encoder};
+use serde_json::{json, Value};
+
+/// The error for `config`, which must be refused.
+#[track_caller]
+fn refused(config: &str) -> String {
+    match Policy::from_json(config) {
+        Ok(_) => panic!("configuration accepted: {config}"),
+        Err(e) => {
+            let line = e.to_string();
+            assert!(!line.is_empty());
+            assert!(!line.contains('\n'), "not one line: {line}");
+            line
+        }
+    }
+}
+
+/// Refused, and the message starts with `path` (or a path below it) and then `: `.
+#[track_caller]
+fn refused_at(config: &Value, path: &str) -> String {
+    let line = refused(&config.to_string());
+    let rest = line.strip_prefix(path).unwrap_or_else(|| {
+        panic!("expected an error at `{path}`, got: {line}");
+    });
+    assert!(
+        [": ", ".", "[", " ("].iter().any(|s| rest.starts_with(s)),
+        "expected an error at `{path}`, got: {line}"
+    );
+    line
+}
+
+/// The seed configuration after `edit`.
+fn seed_with(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut c = seed_config();
+    edit(&mut c);
+    c
+}
+
+fn secret_of(len: usize) -> String {
+    Base64::encode_to_string(vec![7u8; len]).unwrap()
+}
+
+// --- what must compile ----------------------------------------------------------------------
+
+#[test]
+fn seed_config_compiles() {
+    Policy::from_json(&seed_config().to_string()).unwrap();
+}
+
+#[test]
+fn minimal_config_compiles() {
+    let c = json!({
+        "issuers": [{"issuer": "https://idp/", "hmac_secret_base64": secret_of(32), "algorithms": ["HS256"]}],
+        "audiences": ["api"]
+    });
+    Policy::from_json(&c.to_string()).unwrap();
+    // No rules at all: every request is unmatched (denied by default).
+    let p = policy(&c);
+    assert_eq!(outcome(&run(&p, &get("/x", None))), (401, "missing_token"));
+}
+
+#[test]
+fn boundary_values_compile() {
+    for c in [
+        seed_with(|c| c["issuers"][0]["leeway_seconds"] = json!(300)),
+        seed_with(|c| c["issuers"][0]["leeway_seconds"] = json!(0)),
+        seed_with(|c| c["issuers"][1]["hmac_secret_base64"] = json!(secret_of(32))),
+        seed_with(|c| c["token"] = json!({"max_bytes": 65536})),
+        seed_with(|c| c["token"] = json!({"max_bytes": 1})),
+    ] {
+        Policy::from_json(&c.to_string()).unwrap();
+    }
+}
+
+// --- JSON and field names ----------------------------------------------------------------------
+
+#[test]
+fn invalid_json_is_refused() {
+    for config in [
+        "",
+        "{",
+        "not json",
+        "[]",
+        "null",
+        "42",
+        "\"issuers\"",
+        "{\"issuers\": [}",
+        "{'issuers': []}",
+    ] {
+        refused(config);
+    }
+    // Valid JSON followed by more.
+    let mut text = seed_config().to_string();
+    text.push_str(" {}");
+    refused(&text);
+    let mut text = seed_config().to_string();
+    text.push('x');
+    refused(&text);
+}
+
+#[test]
+fn duplicate_top_level_field_is_refused() {
+    let text = seed_config().to_string();
+    let doubled = text.replacen('{', r#"{"unmatched":"allow","#, 1).replacen(
+        r#""rules""#,
+        r#""unmatched":"deny","rules""#,
+        1,
+    );
+    refused(&doubled);
+}
+
+#[test]
+fn unknown_top_level_field_is_refused() {
+    for field in ["audience", "Issuers", "rule", "x"] {
+        let c = seed_with(|c| c[field] = json!(["orders-api"]));
+        let line = refused_at(&c, field);
+        assert!(line.contains("unknown field"), "{line}");
+    }
+}
+
+#[test]
+fn unknown_nested_field_is_refused_with_its_path() {
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            seed_with(|c| c["rules"][2]["scopez"] = json!(["x"])),
+            "rules[2].scopez",
+            "scopez",
+        ),
+        (
+            seed_with(|c| c["rules"][1]["match"]["pathprefix"] = json!("/x")),
+            "rules[1].match",
+            "pathprefix",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["leeway"] = json!(5)),
+            "issuers[0]",
+            "leeway",
+        ),
+        (
+            seed_with(|c| c["forward"]["keep_tokens"] = json!(true)),
+            "forward",
+            "keep_tokens",
+        ),
+        (
+            seed_with(|c| c["token"]["source"] = json!([])),
+            "token",
+            "source",
+        ),
+        (
+            seed_with(|c| c["responses"]["describe_error"] = json!(false)),
+            "responses",
+            "describe_error",
+        ),
+        (
+            seed_with(|c| c["multiple_audiences"]["require_apz"] = json!(false)),
+            "multiple_audiences",
+            "require_apz",
+        ),
+        (
+            seed_with(|c| {
+                c["token"] = json!({"sources": [{"header": "authorization", "prefixx": "Bearer"}]})
+            }),
+            "token.sources[0]",
+            "prefixx",
+        ),
+    ];
+    for (config, path, field) in cases {
+        let line = refused_at(&config, path);
+        assert!(line.contains(field), "{line}");
+    }
+}
+
+#[test]
+fn wrong_types_name_their_path() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            seed_with(|c| c["rules"][2]["scopes"] = json!("orders:write")),
+            "rules[2].scopes",
+        ),
+        (
+            seed_with(|c| c["rules"][2]["scopes"] = json!([1])),
+            "rules[2].scopes[0]",
+        ),
+        (
+            seed_with(|c| c["audiences"] = json!("orders-api")),
+            "audiences",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["leeway_seconds"] = json!(-1)),
+            "issuers[0].leeway_seconds",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["leeway_seconds"] = json!("60")),
+            "issuers[0].leeway_seconds",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["token_type"] = json!("JWT")),
+            "issuers[0].token_type",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["token_type"] = json!("at+JWT")),
+            "issuers[0].token_type",
+        ),
+        (
+            seed_with(|c| c["rules"][3]["mode"] = json!("dryrun")),
+            "rules[3].mode",
+        ),
+        (
+            seed_with(|c| c["rules"][0]["anonymous"] = json!("yes")),
+            "rules[0].anonymous",
+        ),
+        (seed_with(|c| c["unmatched"] = json!("maybe")), "unmatched"),
+        (
+            seed_with(|c| c["missing_audience"] = json!("ignore")),
+            "missing_audience",
+        ),
+        (
+            seed_with(|c| c["clients"]["backoffice"] = json!(["orders-api"])),
+            "clients.backoffice",
+        ),
+        (
+            seed_with(|c| c["forward"]["keep_token"] = json!("no")),
+            "forward.keep_token",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["pem"] = json!("-----BEGIN")),
+            "issuers[0].pem",
+        ),
+    ];
+    for (config, path) in cases {
+        refused_at(&config, path);
+    }
+}
+
+// --- issuers and keys -------------------------------------------------------------------------
+
+#[test]
+fn missing_or_empty_issuers_is_refused() {
+    let line = refused(
+        &seed_with(|c| {
+            c.as_object_mut().unwrap().remove("issuers");
+        })
+        .to_string(),
+    );
+    assert!(line.contains("issuers"), "{line}");
+    refused_at(&seed_with(|c| c["issuers"] = json!([])), "issuers");
+    refused_at(&seed_with(|c| c["issuers"] = json!({})), "issuers");
+}
+
+#[test]
+fn issuer_without_keys_is_refused() {
+    refused_at(
+        &seed_with(|c| c["issuers"][0] = json!({"issuer": ISS})),
+        "issuers[0]",
+    );
+    refused_at(
+        &seed_with(|c| c["issuers"][0] = json!({"issuer": ISS, "algorithms": ["RS256"]})),
+        "issuers[0]",
+    );
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"] = json!({"keys": []})),
+        "issuers[0]",
+    );
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"] = json!({})),
+        "issuers[0].jwks.keys",
+    );
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"] = json!({"keys": 5})),
+        "issuers[0].jwks.keys",
+    );
+}
+
+#[test]
+fn issuer_name_missing_empty_or_repeated_is_refused() {
+    refused_at(
+        &seed_with(|c| {
+            c["issuers"][0].as_object_mut().unwrap().remove("issuer");
+        }),
+        "issuers[0]",
+    );
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["issuer"] = json!("")),
+        "issuers[0].issuer",
+    );
+    refused_at(
+        &seed_with(|c| c["issuers"][1]["issuer"] = json!(ISS)),
+        "issuers[1].issuer",
+    );
+}
+
+#[test]
+fn leeway_over_300_is_refused() {
+    for leeway in [301, 3600, u64::MAX] {
+        refused_at(
+            &seed_with(|c| c["issuers"][0]["leeway_seconds"] = json!(leeway)),
+            "issuers[0].leeway_seconds",
+        );
+    }
+}
+
+#[test]
+fn short_or_malformed_hmac_secret_is_refused() {
+    for secret in [
+        secret_of(31),
+        secret_of(16),
+        secret_of(0),
+        "c2hvcnQ=".to_owned(),
+        "not base64!".to_owned(),
+    ] {
+        let line = refused_at(
+            &seed_with(|c| c["issuers"][1]["hmac_secret_base64"] = json!(secret)),
+            "issuers[1].hmac_secret_base64",
+        );
+        if secret.len() > 4 {
+            assert!(!line.contains(&secret), "the secret is echoed: {line}");
+        }
+    }
+}
+
+#[test]
+fn unknown_algorithm_name_is_refused() {
+    for alg in ["none", "rs256", "HS1", "ES256K", "", "RSA-OAEP"] {
+        refused_at(
+            &seed_with(|c| c["issuers"][0]["algorithms"] = json!(["RS256", alg])),
+            "issuers[0].algorithms[1]",
+        );
+    }
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["algorithms"] = json!([])),
+        "issuers[0].algorithms",
+    );
+}
+
+#[test]
+fn hs_algorithm_without_a_secret_is_refused() {
+    for alg in ["HS256", "HS384", "HS512"] {
+        refused_at(
+            &seed_with(|c| c["issuers"][0]["algorithms"] = json!(["RS256", "ES256", alg])),
+            "issuers[0].algorithms",
+        );
+    }
+}
+
+#[test]
+fn secret_without_an_hs_algorithm_is_refused() {
+    refused_at(
+        &seed_with(|c| {
+            c["issuers"][1]
+                .as_object_mut()
+                .unwrap()
+                .remove("algorithms");
+        }),
+        "issuers[1].hmac_secret_base64",
+    );
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["hmac_secret_base64"] = json!(secret_of(32))),
+        "issuers[0].hmac_secret_base64",
+    );
+}
+
+#[test]
+fn inline_jwks_with_a_private_member_is_refused() {
+    for member in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+        let mut jwk = rsa_jwk();
+        jwk[member] = json!("AQAB");
+        let line = refused_at(
+            &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
+            &format!("issuers[0].jwks.keys[0].{member}"),
+        );
+        assert!(!line.contains("AQAB"), "{line}");
+    }
+    let mut jwk = ec_jwk();
+    jwk["d"] = json!("c2VjcmV0LWVjLXNjYWxhcg");
+    let line = refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"]["keys"][1] = jwk),
+        "issuers[0].jwks.keys[1].d",
+    );
+    assert!(!line.contains("c2VjcmV0LWVjLXNjYWxhcg"), "{line}");
+}
+
+#[test]
+fn inline_jwks_with_an_oct_key_is_refused() {
+    for jwk in [
+        json!({"kty": "oct", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}),
+        json!({"kty": "oct", "kid": "h1", "alg": "HS256", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}),
+        json!({"kty": "oct"}),
+    ] {
+        let line = refused_at(
+            &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
+            "issuers[0].jwks.keys[0]",
+        );
+        assert!(!line.contains("c2VjcmV0"), "{line}");
+    }
+}
+
+#[test]
+fn malformed_jwks_are_refused() {
+    let bad: Vec<(Value, &str)> = vec![
+        (json!("not an object"), "issuers[0].jwks.keys[0]"),
+        (json!({"kid": "x"}), "issuers[0].jwks.keys[0].kty"),
+        (
+            json!({"kty": "RSA", "e": "AQAB"}),
+            "issuers[0].jwks.keys[0].n",
+        ),
+        (
+            json!({"kty": "RSA", "n": "!!!", "e": "AQAB"}),
+            "issuers[0].jwks.keys[0].n",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}),
+            "issuers[0].jwks.keys[0].crv",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}),
+            "issuers[0].jwks.keys[0]",
+        ),
+        (
+            json!({"kty": "OKP", "crv": "X25519", "x": "AAAA"}),
+            "issuers[0].jwks.keys[0].crv",
+        ),
+        (json!({"kty": "DSA"}), "issuers[0].jwks.keys[0].kty"),
+    ];
+    for (jwk, path) in bad {
+        refused_at(
+            &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
+            path,
+        );
+    }
+}
+
+#[test]
+fn jwk_alg_or_use_that_does_not_fit_is_refused() {
+    let mut jwk = rsa_jwk();
+    jwk["alg"] = json!("ES256");
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
+        "issuers[0].jwks.keys[0].alg",
+    );
+    let mut jwk = rsa_jwk();
+    jwk["alg"] = json!("none");
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
+        "issuers[0].jwks.keys[0].alg",
+    );
+    let mut jwk = rsa_jwk();
+    jwk["use"] = json!("enc");
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
+        "issuers[0].jwks.keys[0].use",
+    );
+    let mut jwk = rsa_jwk();
+    jwk["kid"] = json!(5);
+    refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
+        "issuers[0].jwks.keys[0].kid",
+    );
+}
+
+#[test]
+fn key_that_fits_none_of_the_algorithms_is_refused() {
+    // An RSA key bound to RS256 while the allow-list has only ES256.
+    refused_at(
+        &seed_with(|c| {
+            c["issuers"][0]["jwks"]["keys"] = json!([rsa_jwk()]);
+            c["issuers"][0]["algorithms"] = json!(["ES256"]);
+        }),
+        "issuers[0] (key \"rsa1\")",
+    );
+}
+
+#[test]
+fn malformed_pem_is_refused() {
+    for pem in [
+        "not a pem",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    ] {
+        refused_at(
+            &seed_with(|c| c["issuers"][0]["pem"] = json!([pem])),
+            "issuers[0].pem[0]",
+        );
+    }
+    // A private key in PEM form is not a public key.
+    let private = rsa().to_pem().unwrap();
+    let line = refused_at(
+        &seed_with(|c| c["issuers"][0]["pem"] = json!([private])),
+        "issuers[0].pem[0]",
+    );
+    assert!(!line.contains("PRIVATE"), "{line}");
+}
+
+/// Remote key sources need an explicit allow-list (SPEC §1) — whatever the build
+/// otherwise supports.
+#[test]
+fn remote_or_discovery_without_algorithms_is_refused() {
+    for field in ["remote", "discovery"] {
+        let c = seed_with(|c| {
+            c["issuers"][0] = json!({
+                "issuer": ISS,
+                field: {"cluster": "idp", "uri": "https://idp.example.com/keys"}
+            });
+        });
+        refused_at(&c, "issuers[0]");
+        let line = refused(&c.to_string());
+        assert!(
+            line.starts_with(&format!("issuers[0].{field}"))
+                || line.starts_with("issuers[0].algorithms"),
+            "{line}"
+        );
+    }
+}
+
+fn remote_issuer(field: &str, remote: Value) -> Value {
+    seed_with(|c| {
+        c["issuers"][0] = json!({"issuer": ISS, "algorithms": ["RS256"], field: remote});
+    })
+}
+
+#[test]
+fn well_formed_remote_and_discovery_compile() {
+    for field in ["remote", "discovery"] {
+        let c = remote_issuer(
+            field,
+            json!({"cluster": "idp", "uri": "https://idp.example.com/keys", "refresh_seconds": 600,
+                   "timeout_ms": 5000, "min_refetch_seconds": 30, "max_stale_seconds": 86400}),
+        );
+        Policy::from_json(&c.to_string()).unwrap();
+    }
+}
+
+#[test]
+fn remote_and_discovery_errors_name_their_path() {
+    let good = || json!({"cluster": "idp", "uri": "https://idp.example.com/keys"});
+    for field in ["remote", "discovery"] {
+        let mut cases: Vec<(Value, String)> = Vec::new();
+        let mut edit = |f: &dyn Fn(&mut Value), path: &str| {
+            let mut r = good();
+            f(&mut r);
+            cases.push((remote_issuer(field, r), format!("issuers[0].{field}{path}")));
+        };
+        edit(&|r| r["cluster"] = json!(""), ".cluster");
+        edit(
+            &|r| {
+                r.as_object_mut().unwrap().remove("cluster");
+            },
+            "",
+        );
+        edit(
+            &|r| {
+                r.as_object_mut().unwrap().remove("uri");
+            },
+            "",
+        );
+        edit(&|r| r["uri"] = json!("idp.example.com/keys"), ".uri");
+        edit(&|r| r["uri"] = json!("ftp://idp.example.com/keys"), ".uri");
+        edit(&|r| r["uri"] = json!(""), ".uri");
+        edit(&|r| r["timeout_ms"] = json!(0), ".timeout_ms");
+        edit(&|r| r["timeout_ms"] = json!(600_000), ".timeout_ms");
+        edit(&|r| r["refresh_seconds"] = json!(0), ".refresh_seconds");
+        edit(&|r| r["refresh_seconds"] = json!(-5), ".refresh_seconds");
+        edit(
+            &|r| {
+                r["refresh_seconds"] = json!(600);
+                r["max_stale_seconds"] = json!(60);
+            },
+            ".max_stale_seconds",
+        );
+        edit(&|r| r["refresh"] = json!(60), ".refresh");
+        for (config, path) in cases {
+            refused_at(&config, &path);
+        }
+    }
+}
+
+#[test]
+fn remote_with_discovery_or_inline_keys_is_refused() {
+    let r = json!({"cluster": "idp", "uri": "https://idp.example.com/keys"});
+    refused_at(
+        &seed_with(|c| {
+            c["issuers"][0] =
+                json!({"issuer": ISS, "algorithms": ["RS256"], "remote": r, "discovery": r});
+        }),
+        "issuers[0]",
+    );
+    refused_at(
+        &seed_with(|c| {
+            c["issuers"][0]["remote"] = r.clone();
+        }),
+        "issuers[0]",
+    );
+}
+
+// --- audiences and rules ---------------------------------------------------------------------------
+
+#[test]
+fn rule_without_any_audience_is_refused() {
+    let c = seed_with(|c| {
+        c.as_object_mut().unwrap().remove("audiences");
+    });
+    refused_at(&c, "rules[1].audiences");
+    let c = seed_with(|c| c["audiences"] = json!([]));
+    refused_at(&c, "rules[1].audiences");
+    let c = seed_with(|c| c["rules"][2]["audiences"] = json!([]));
+    refused_at(&c, "rules[2].audiences");
+}
+
+#[test]
+fn anonymous_rule_needs_no_audience() {
+    let c = seed_with(|c| {
+        c.as_object_mut().unwrap().remove("audiences");
+        c["rules"] = json!([{"match": {"path": "/healthz"}, "anonymous": true}]);
+    });
+    Policy::from_json(&c.to_string()).unwrap();
+}
+
+#[test]
+fn empty_strings_in_lists_are_refused() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            seed_with(|c| c["audiences"] = json!(["orders-api", ""])),
+            "audiences[1]",
+        ),
+        (
+            seed_with(|c| c["rules"][2]["scopes"] = json!([""])),
+            "rules[2].scopes[0]",
+        ),
+        (
+            seed_with(|c| c["rules"][2]["audiences"] = json!([""])),
+            "rules[2].audiences[0]",
+        ),
+        (
+            seed_with(|c| c["rules"][1]["match"]["methods"] = json!(["GET", ""])),
+            "rules[1].match.methods[1]",
+        ),
+        (
+            seed_with(|c| c["multiple_audiences"]["trusted"] = json!(["orders-api", ""])),
+            "multiple_audiences.trusted[1]",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["client_claims"] = json!([])),
+            "issuers[0].client_claims",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["scope_claims"] = json!([""])),
+            "issuers[0].scope_claims[0]",
+        ),
+    ];
+    for (config, path) in cases {
+        refused_at(&config, path);
+    }
+}
+
+#[test]
+fn match_path_or_prefix_not_starting_with_a_slash_is_refused() {
+    refused_at(
+        &seed_with(|c| c["rules"][1]["match"]["prefix"] = json!("orders")),
+        "rules[1].match.prefix",
+    );
+    refused_at(
+        &seed_with(|c| c["rules"][0]["match"]["path"] = json!("healthz")),
+        "rules[0].match.path",
+    );
+}
+
+#[test]
+fn bad_claims_condition_is_refused() {
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"regex": "x"}), "rules[3].claims.groups.regex"),
+        (json!({}), "rules[3].claims.groups"),
+        (
+            json!({"equals": 1, "any_of": [1]}),
+            "rules[3].claims.groups",
+        ),
+        (json!({"any_of": []}), "rules[3].claims.groups.any_of"),
+        (
+            json!({"contains_any": "hr-staff"}),
+            "rules[3].claims.groups.contains_any",
+        ),
+        (
+            json!({"contains_all": []}),
+            "rules[3].claims.groups.contains_all",
+        ),
+        (json!({"present": "yes"}), "rules[3].claims.groups.present"),
+    ];
+    for (cond, path) in cases {
+        refused_at(
+            &seed_with(|c| c["rules"][3]["claims"]["groups"] = cond),
+            path,
+        );
+    }
+}
+
+// --- token, forward, responses -----------------------------------------------------------------
+
+#[test]
+fn bad_token_source_is_refused() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"header": "authorization", "query": "t"}),
+            "token.sources[0]",
+        ),
+        (json!({"query": "t", "cookie": "c"}), "token.sources[0]"),
+        (json!({}), "token.sources[0]"),
+        (json!({"query": ""}), "token.sources[0]"),
+        (json!({"cookie": ""}), "token.sources[0]"),
+        (
+            json!({"query": "t", "prefix": "Bearer"}),
+            "token.sources[0]",
+        ),
+        (json!({"header": ""}), "token.sources[0].header"),
+        (json!({"header": "bad header"}), "token.sources[0].header"),
+        (json!({"header": "x:y"}), "token.sources[0].header"),
+        (
+            json!({"header": "authorization", "prefix": "Bearer token"}),
+            "token.sources[0].prefix",
+        ),
+    ];
+    for (source, path) in cases {
+        refused_at(
+            &seed_with(|c| {
+                c["token"] =
+                    json!({"sources": [{"header": "authorization", "prefix": "Bearer"}, source]})
+            }),
+            &path.replace("sources[0]", "sources[1]"),
+        );
+    }
+    refused_at(
+        &seed_with(|c| c["token"] = json!({"sources": []})),
+        "token.sources",
+    );
+}
+
+#[test]
+fn max_bytes_out_of_range_is_refused() {
+    for max in [0u64, 65_537, 1 << 40] {
+        refused_at(
+            &seed_with(|c| c["token"] = json!({"max_bytes": max})),
+            "token.max_bytes",
+        );
+    }
+}
+
+#[test]
+fn bad_forward_header_names_are_refused() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            seed_with(|c| c["forward"]["client_header"] = json!("x client")),
+            "forward.client_header",
+        ),
+        (
+            seed_with(|c| c["forward"]["scopes_header"] = json!("x-scopes\r\n")),
+            "forward.scopes_header",
+        ),
+        (
+            seed_with(|c| c["forward"]["audience_header"] = json!("x:aud")),
+            "forward.audience_header",
+        ),
+        (
+            seed_with(|c| c["forward"]["claims"]["sub"] = json!("")),
+            "forward.claims.sub",
+        ),
+        (
+            seed_with(|c| c["forward"]["claims"]["sub"] = json!(5)),
+            "forward.claims.sub",
+        ),
+        (
+            seed_with(|c| c["forward"]["strip_prefix"] = json!("x jwt")),
+            "forward.strip_prefix",
+        ),
+    ];
+    for (config, path) in cases {
+        refused_at(&config, path);
+    }
+}
+
+#[test]
+fn realm_that_cannot_be_quoted_is_refused() {
+    for realm in ["a\"b", "a\\b", "line\nbreak", "caf\u{e9}"] {
+        refused_at(
+            &seed_with(|c| c["responses"]["realm"] = json!(realm)),
+            "responses.realm",
+        );
+    }
+}
+
+#[test]
+fn client_table_errors_name_their_path() {
+    refused_at(
+        &seed_with(|c| c["clients"]["backoffice"]["orders-api"] = json!(["orders:read", ""])),
+        "clients.backoffice.orders-api[1]",
+    );
+    refused_at(
+        &seed_with(|c| c["clients"]["backoffice"]["orders-api"] = json!("orders:read")),
+        "clients.backoffice.orders-api",
+    );
+}
