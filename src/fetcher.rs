@@ -44,8 +44,6 @@ struct IssuerFetch {
     config: RemoteConfig,
     /// Shared-data key prefix: one key set per fetched URL, whatever filter uses it.
     prefix: String,
-    /// Version of the published key set installed here.
-    installed_cas: Option<u32>,
     in_flight: Option<(u32, Stage)>,
     healthy: Option<bool>,
 }
@@ -74,7 +72,6 @@ impl Fetcher {
                     issuer: issuer.name.clone(),
                     prefix: format!("audience_guard/{kind}/{}/{}", config.cluster, config.uri),
                     config,
-                    installed_cas: None,
                     in_flight: None,
                     healthy: None,
                 })
@@ -210,6 +207,48 @@ pub enum KidRefetch {
     Refused,
 }
 
+/// Installs the key set published for `issuer` if it is newer than this VM's. Returns
+/// whether keys were installed.
+pub fn sync_published(shared: &Shared, issuer: &str) -> bool {
+    let Some(issuer) = shared.policy.issuers.get(issuer) else {
+        return false;
+    };
+    let Some(remote) = issuer.remote() else {
+        return false;
+    };
+    let key = format!("{}/keys", shared_prefix(&remote.config));
+    let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(&key) else {
+        return false;
+    };
+    if remote.published_version() == Some(cas) {
+        return false;
+    }
+    remote.set_published_version(cas);
+    let published: Option<(u64, String)> =
+        serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+            Some((
+                v.get("fetched_at")?.as_u64()?,
+                v.get("jwks")?.as_str()?.to_owned(),
+            ))
+        });
+    let Some((fetched_at, jwks)) = published else {
+        return false;
+    };
+    let allowed: Vec<_> = issuer.algorithms.iter().copied().collect();
+    match remote::parse_jwks(jwks.as_bytes(), &allowed) {
+        Ok(keys) => {
+            log::debug!(
+                "audience-guard: installing {} published keys for issuer {:?}",
+                keys.len(),
+                issuer.name
+            );
+            remote.install(keys, fetched_at);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// The shared-data key prefix for a key set: one per fetched URL and cluster.
 pub fn shared_prefix(config: &RemoteConfig) -> String {
     let kind = if config.discovery {
@@ -265,40 +304,8 @@ impl IssuerFetch {
         format!("{}/{name}", self.prefix)
     }
 
-    /// Installs the published key set if it is newer than ours.
-    fn sync(&mut self, shared: &Shared) {
-        let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(&self.key("keys")) else {
-            return;
-        };
-        if self.installed_cas == Some(cas) {
-            return;
-        }
-        self.installed_cas = Some(cas);
-        let Some(issuer) = shared.policy.issuers.get(&self.issuer) else {
-            return;
-        };
-        let published: Option<(u64, String)> =
-            serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
-                Some((
-                    v.get("fetched_at")?.as_u64()?,
-                    v.get("jwks")?.as_str()?.to_owned(),
-                ))
-            });
-        let Some((fetched_at, jwks)) = published else {
-            return;
-        };
-        let allowed: Vec<_> = issuer.algorithms.iter().copied().collect();
-        if let (Ok(keys), Some(remote)) = (
-            remote::parse_jwks(jwks.as_bytes(), &allowed),
-            issuer.remote(),
-        ) {
-            log::debug!(
-                "audience-guard: installing {} published keys for issuer {:?}",
-                keys.len(),
-                self.issuer
-            );
-            remote.install(keys, fetched_at);
-        }
+    fn sync(&self, shared: &Shared) {
+        sync_published(shared, &self.issuer);
     }
 
     /// A fetch is due when keys were never obtained or are older than `refresh_seconds`.

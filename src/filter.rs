@@ -4,7 +4,9 @@
 
 use crate::cache::VerifyCache;
 use crate::decision::{Decision, Denial, HeaderOp, KeyWait, Verdict};
-use crate::fetcher::{kid_refetch_state, shared_prefix, Fetcher, KidRefetch, Parked};
+use crate::fetcher::{
+    kid_refetch_state, shared_prefix, sync_published, Fetcher, KidRefetch, Parked,
+};
 use crate::metrics::Metrics;
 use crate::{decide_cached, Policy, Request};
 use proxy_wasm::hostcalls;
@@ -129,7 +131,13 @@ impl HttpContext for Guard {
             return Action::Pause;
         };
         let request = read_request(&shared.policy);
-        let decision = decide_now(shared, &request);
+        let mut decision = decide_now(shared, &request);
+        // An unknown kid may already be in a key set another worker published.
+        if let Some((issuer, KeyWait::UnknownKid)) = &decision.wait_for_keys {
+            if sync_published(shared, issuer) {
+                decision = decide_now(shared, &request);
+            }
+        }
         if let Some((issuer, wait)) = &decision.wait_for_keys {
             if park(shared, self.id, request, issuer, *wait) {
                 return Action::Pause;

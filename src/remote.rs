@@ -7,7 +7,7 @@ use crate::config::ConfigError;
 use crate::keys::{self, VerifyingKey};
 use serde::Deserialize;
 use serde_json::Value;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// `remote` / `discovery` as written in the configuration.
@@ -151,6 +151,8 @@ pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<(String, String), &'
 pub struct RemoteKeys {
     pub config: RemoteConfig,
     state: RefCell<KeyState>,
+    /// Version (shared-data CAS) of the published key set installed here.
+    published: Cell<Option<u32>>,
 }
 
 #[derive(Default)]
@@ -166,6 +168,7 @@ impl RemoteKeys {
         RemoteKeys {
             config,
             state: RefCell::new(KeyState::default()),
+            published: Cell::new(None),
         }
     }
 
@@ -186,6 +189,14 @@ impl RemoteKeys {
             state.generation += 1;
             state.fetched_at = Some(fetched_at);
         }
+    }
+
+    pub fn published_version(&self) -> Option<u32> {
+        self.published.get()
+    }
+
+    pub fn set_published_version(&self, version: u32) {
+        self.published.set(Some(version));
     }
 
     /// Bumped on every install; 0 before the first.

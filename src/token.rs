@@ -50,10 +50,21 @@ impl TokenSources {
         for source in &self.sources {
             match source {
                 TokenSource::Header { name, prefix } => {
+                    let (mut ours, mut others) = (0, 0);
                     for value in req.header_values(name) {
-                        if let Some(found) = from_header(value, prefix.as_deref()) {
-                            seen.extend(found);
+                        match from_header(value, prefix.as_deref()) {
+                            Some(found) => {
+                                ours += found.len();
+                                seen.extend(found);
+                            }
+                            None if !value.trim_ascii().is_empty() => others += 1,
+                            None => {}
                         }
+                    }
+                    // A repeated header with our credential and another scheme's (as
+                    // separate entries) is two credentials, as it is when joined.
+                    if ours > 0 && others > 0 {
+                        return Extraction::Multiple;
                     }
                 }
                 TokenSource::Query { name } => {

@@ -19,6 +19,7 @@ pub struct Unverified<'p, 't> {
     pub issuer: &'p Issuer,
     pub alg: Algorithm,
     pub kid: Option<String>,
+    pub typ: Option<String>,
     pub claims: Rc<Object>,
     /// The generation of the key set the signature was checked with.
     pub key_generation: u64,
@@ -78,6 +79,7 @@ pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 
         Some(Value::String(typ)) => Some(typ.as_str()),
         Some(_) => return Err(invalid("token type header is not a string")),
     };
+    check_member_types(&header, &claims)?;
     let issuer = claims
         .get("iss")
         .and_then(Value::as_str)
@@ -94,9 +96,37 @@ pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 
         issuer,
         alg,
         kid,
+        typ: typ.map(str::to_owned),
         claims: Rc::new(claims),
         key_generation: 0,
     })
+}
+
+/// Members jwt-simple reads with a fixed type. A token that breaks them is refused here,
+/// with a description naming the problem, rather than later as a "bad signature".
+fn check_member_types(header: &Object, claims: &Object) -> Result<(), Failure> {
+    if header.get("jwk").is_some() {
+        return Err(invalid("embedded jwk headers are not supported"));
+    }
+    let string_header = ["cty", "jku", "x5u", "x5t", "x5t#S256", "salt"];
+    let header_ok = string_header
+        .iter()
+        .all(|m| header.get(*m).is_none_or(Value::is_string))
+        && header
+            .get("x5c")
+            .is_none_or(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)));
+    if !header_ok {
+        return Err(invalid("a token header member has the wrong type"));
+    }
+    if !["sub", "jti", "nonce"]
+        .iter()
+        .all(|m| claims.get(*m).is_none_or(Value::is_string))
+    {
+        return Err(invalid(
+            "a registered claim (sub, jti, nonce) is not a string",
+        ));
+    }
+    Ok(())
 }
 
 fn type_accepted(wanted: TokenType, typ: Option<&str>) -> bool {
@@ -196,6 +226,9 @@ impl Unverified<'_, '_> {
             time_tolerance: Some(Duration::from_secs(self.issuer.leeway_seconds)),
             max_token_length: None,
             max_header_length: Some(self.raw.len()),
+            // jwt-simple checks `typ` itself (JWT or *+JWT) unless told which one to
+            // expect; `typ` was already checked against `token_type` above.
+            required_signature_type: self.typ.clone(),
             ..Default::default()
         };
         if candidates
