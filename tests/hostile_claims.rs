@@ -140,7 +140,6 @@ fn any_token_type_accepts_access_token_types() {
 /// SPEC §1: `"any"` = `typ` not checked. A validly signed token whose `typ` is neither
 /// `JWT` nor `*+jwt` must pass the type check.
 #[test]
-
 fn any_token_type_does_not_check_typ() {
     let p = with_token_type("any");
     for typ in ["JOSE", "foo", "application/jwt"] {
@@ -153,7 +152,6 @@ fn any_token_type_does_not_check_typ() {
 /// but SPEC §2 wants the `error_description` to name the check, and these signatures
 /// are valid.
 #[test]
-
 fn claims_of_the_wrong_type_are_not_blamed_on_the_signature() {
     let p = seed();
     for (name, value) in [

@@ -190,7 +190,6 @@ fn two_authorization_header_entries_are_400() {
 /// `authorization` header (`Basic x,Bearer t` → 400 above); if the entries reach the
 /// filter separately, the answer must be the same.
 #[test]
-
 fn basic_and_bearer_in_two_authorization_entries_are_400() {
     let p = seed();
     let req = add_header(
