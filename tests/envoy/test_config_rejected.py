@@ -1,0 +1,185 @@
+"""Configurations Envoy must refuse (SPEC.md §1: "Any error makes on_configure return
+false, with one log line naming the JSON path and the problem"; HOSTILE.md "The VM and
+the configuration")."""
+
+import base64
+import os
+import json
+
+import pytest
+
+import jwtkit
+import scenario
+from conftest import check_rejected, start_outcome
+
+
+def cfg_with(mutate):
+    cfg = scenario.seed_config()
+    mutate(cfg)
+    return cfg
+
+
+def _set(path, value):
+    def m(cfg):
+        obj = cfg
+        for p in path[:-1]:
+            obj = obj[p]
+        if value is ...:
+            del obj[path[-1]]
+        else:
+            obj[path[-1]] = value
+    return m
+
+
+def _private_jwks(cfg):
+    cfg["issuers"][0]["jwks"] = {"keys": [scenario.keys().rsa.private_jwk()]}
+
+
+def _oct_jwks(cfg):
+    cfg["issuers"][0]["jwks"] = {"keys": [scenario.keys().rsa.jwk(),
+                                          {"kty": "oct", "kid": "h", "k": jwtkit.b64url(b"s" * 32)}]}
+
+
+def _no_audience(cfg):
+    del cfg["audiences"]
+
+
+def _no_keys(cfg):
+    del cfg["issuers"][0]["jwks"]
+
+
+CASES = {
+    # name: (mutation, text that the filter's log line must contain)
+    "unknown-top-level-field": (_set(["audience"], ["x"]), "audience"),
+    "unknown-issuer-field": (_set(["issuers", 0, "isuer"], "x"), "issuers[0]"),
+    "unknown-rule-field": (_set(["rules", 1, "scope"], ["x"]), "rules[1]"),
+    "unknown-match-field": (_set(["rules", 1, "match", "prefixx"], "/x"), "rules[1].match"),
+    "unknown-forward-field": (_set(["forward", "keep_tokens"], True), "forward"),
+    "unknown-token-source-field": (_set(["token", "sources"], [{"header": "authorization", "prefixx": "Bearer"}]),
+                                   "token.sources[0]"),
+    "missing-issuers": (_set(["issuers"], ...), "issuers"),
+    "empty-issuers": (_set(["issuers"], []), "issuers"),
+    "issuer-without-keys": (_no_keys, "issuers[0]"),
+    "issuer-without-issuer": (_set(["issuers", 0, "issuer"], ...), "issuers[0]"),
+    "rule-without-audience": (_no_audience, "rules["),
+    "leeway-over-300": (_set(["issuers", 0, "leeway_seconds"], 301), "issuers[0].leeway_seconds"),
+    "leeway-negative": (_set(["issuers", 0, "leeway_seconds"], -1), "issuers[0].leeway_seconds"),
+    "leeway-string": (_set(["issuers", 0, "leeway_seconds"], "60"), "issuers[0].leeway_seconds"),
+    "unknown-algorithm": (_set(["issuers", 0, "algorithms"], ["RS256", "RS257"]), "issuers[0].algorithms"),
+    "algorithm-none": (_set(["issuers", 0, "algorithms"], ["none"]), "issuers[0].algorithms"),
+    "jwks-private-member": (_private_jwks, "issuers[0].jwks"),
+    "jwks-oct-key": (_oct_jwks, "issuers[0].jwks"),
+    "jwks-bad-modulus": (_set(["issuers", 0, "jwks"], {"keys": [{"kty": "RSA", "kid": "x", "n": "!!", "e": "AQAB"}]}),
+                         "issuers[0].jwks"),
+    "jwks-not-an-object": (_set(["issuers", 0, "jwks"], [1, 2]), "issuers[0].jwks"),
+    "bad-pem": (lambda c: (c["issuers"][0].pop("jwks"), c["issuers"][0].update(pem=["-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"])),
+                "issuers[0].pem"),
+    "scopes-not-array": (_set(["rules", 2, "scopes"], "orders:write"), "rules[2].scopes"),
+    "scopes-array-of-numbers": (_set(["rules", 2, "scopes"], [1]), "rules[2].scopes"),
+    "bad-mode": (_set(["rules", 3, "mode"], "audit"), "rules[3].mode"),
+    "bad-unmatched": (_set(["unmatched"], "maybe"), "unmatched"),
+    "bad-missing-audience": (_set(["missing_audience"], "maybe"), "missing_audience"),
+    "bad-token-type": (_set(["issuers", 0, "token_type"], "at-jwt"), "issuers[0].token_type"),
+    "claims-condition-two-operators": (_set(["rules", 3, "claims"], {"groups": {"equals": "a", "present": True}}),
+                                       "rules[3].claims"),
+    "claims-condition-unknown-operator": (_set(["rules", 3, "claims"], {"groups": {"contains": ["a"]}}),
+                                          "rules[3].claims"),
+    "max-bytes-string": (_set(["token", "max_bytes"], "8192"), "token.max_bytes"),
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(upstream):
+    """Start Envoy for every bad config at once (each start takes ~1 s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(name):
+        cfg = scenario.seed_config()
+        CASES[name][0](cfg)
+        return name, start_outcome(cfg, upstream)
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return dict(pool.map(run, sorted(CASES)))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_config_is_rejected(outcomes, name):
+    check_rejected(outcomes[name], CASES[name][1])
+
+
+def _hmac_cfg(secret_b64):
+    cfg = scenario.seed_config()
+    cfg["issuers"] = [{"issuer": scenario.ISS_HMAC, "hmac_secret_base64": secret_b64, "algorithms": ["HS256"]}]
+    return cfg
+
+
+def test_hmac_secret_under_32_bytes_is_rejected_without_logging_it(reject_config):
+    secret = base64.b64encode(b"Q7xv3u1p9s0Kd2Lr8mTzC4yWfHgJbN6").decode()  # 31 bytes
+    lines = reject_config(_hmac_cfg(secret), "issuers[0].hmac_secret_base64")
+    assert secret not in lines and "Q7xv3u1p9s0Kd2" not in lines
+
+
+def test_hmac_secret_not_base64_is_rejected(reject_config):
+    reject_config(_hmac_cfg("not base64 !!!"), "issuers[0].hmac_secret_base64")
+
+
+def test_private_jwk_is_not_logged(reject_config):
+    priv = scenario.keys().rsa.private_jwk()
+    cfg = scenario.seed_config()
+    cfg["issuers"][0]["jwks"] = {"keys": [priv]}
+    lines = reject_config(cfg, "issuers[0].jwks")
+    assert priv["d"][:24] not in lines
+
+
+@pytest.mark.parametrize("raw", ["{", "", "[]", "null", '{"issuers": [}', "not json at all", '"a string"'])
+def test_not_a_json_object_is_rejected(upstream, raw):
+    from harness import Envoy, EnvoyStartError
+    try:
+        e = Envoy(raw, upstream, start_timeout=20)
+    except EnvoyStartError as err:
+        assert err.returncode not in (None, 0)
+        wasm = [l for l in err.log.splitlines() if "wasm log" in l]
+        assert wasm, "the filter logged nothing about the bad configuration"
+    else:
+        e.stop()
+        raise AssertionError(f"config {raw!r} was accepted")
+
+
+def test_duplicate_keys_in_config_are_rejected_or_ignored_consistently(upstream):
+    # a config with a duplicated key must not silently take the weaker value: either
+    # refuse it, or we at least see which value won by behaviour. Refusing is expected.
+    from harness import Envoy, EnvoyStartError
+    raw = json.dumps(scenario.seed_config())[:-1] + ', "unmatched": "allow"}'
+    try:
+        e = Envoy(raw, upstream, start_timeout=20)
+    except EnvoyStartError:
+        return
+    try:
+        r = e.request("GET", "/not-configured")
+        assert r.status == 401, f"duplicate 'unmatched' silently weakened the policy: {r!r}"
+    finally:
+        e.stop()
+
+
+def test_remote_without_algorithms_is_rejected(reject_config):
+    cfg = scenario.seed_config()
+    iss = cfg["issuers"][0]
+    del iss["jwks"], iss["algorithms"]
+    iss["remote"] = {"cluster": "idp", "uri": "https://idp.example.com/jwks.json"}
+    reject_config(cfg, "issuers[0]")
+
+
+def test_two_key_sources_or_none_is_handled(upstream):
+    # jwks + pem on one issuer is allowed or rejected, but never a trap
+    from harness import Envoy, EnvoyStartError
+    cfg = scenario.seed_config()
+    cfg["issuers"][0]["pem"] = [scenario.keys().pem_rsa.spki_pem()]
+    try:
+        e = Envoy(cfg, upstream, start_timeout=20)
+    except EnvoyStartError as err:
+        assert "issuers[0]" in err.log
+        return
+    try:
+        assert e.request("GET", "/orders", token=scenario.token()).status == 200
+    finally:
+        e.stop()

@@ -1,0 +1,164 @@
+"""Paths and rules under Envoy's normalization (HOSTILE.md "Paths and rules").
+
+The harness HCM runs normalize_path: true, merge_slashes: true and
+path_with_escaped_slashes_action: KEEP_UNCHANGED, so encoded slashes reach the filter,
+which must refuse them itself (400 invalid_request, reason invalid_path).
+"""
+
+import pytest
+
+import scenario
+from checks import assert_allowed, assert_denied, assert_invalid_request, still_serving
+
+
+def strict_config():
+    cfg = scenario.seed_config()
+    for rule in cfg["rules"]:
+        rule.pop("mode", None)  # hr enforced
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def strict(start_envoy):
+    return start_envoy(strict_config())
+
+
+def orders_token():
+    # a token good for everything under /orders (read and write)
+    return scenario.backoffice_token()
+
+
+def not_allowed(r):
+    assert r.status in (400, 401, 403) and r.upstream is None, f"bypass: {r!r}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/orders/../hr", "/orders/./../hr/x", "//hr", "/orders/..//hr", "/./hr", "/orders/%2E%2E/hr",
+     "/orders/%2e%2e/hr", "/orders/.%2E/hr"],
+)
+def test_orders_token_cannot_reach_hr_via_path_tricks(strict, path):
+    r = strict.request("GET", path, token=orders_token())
+    not_allowed(r)
+    still_serving(strict)
+
+
+def test_dot_segments_are_resolved_before_matching(strict):
+    # Envoy resolves /orders/../hr to /hr: the hr rule (audience hr-api) applies
+    r = strict.request("GET", "/orders/../hr", token=orders_token())
+    assert_denied(r, 401, "invalid_token")
+
+
+def test_upper_case_path_is_not_the_lower_case_rule(strict):
+    r = strict.request("GET", "/HR", token=orders_token())
+    not_allowed(r)
+    r = strict.request("GET", "/ORDERS/1", token=orders_token())
+    not_allowed(r)
+
+
+def test_merged_slashes_still_match(strict):
+    r = strict.request("GET", "//orders///1", token=orders_token())
+    assert_allowed(r)
+    assert r.upstream.path == "/orders/1"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/orders%2F..%2Fhr", "/orders%2f1", "/hr%2Fx", "/orders/1%2F", "/orders%5C..%5Chr", "/orders/%5c1"],
+)
+def test_encoded_slash_or_backslash_is_400(strict, path):
+    before = strict.counter("requests_denied_invalid_path")
+    r = strict.request("GET", path, token=orders_token())
+    assert_invalid_request(r)
+    assert strict.counter("requests_denied_invalid_path") == before + 1
+    still_serving(strict)
+
+
+def test_encoded_slash_is_400_even_on_anonymous_path(strict):
+    assert_invalid_request(strict.request("GET", "/healthz%2F..%2Forders"))
+
+
+def test_encoded_slash_is_400_even_without_token(strict):
+    assert_invalid_request(strict.request("GET", "/orders%2Fx"))
+
+
+@pytest.mark.parametrize("path", ["/orders/%00", "/orders%00/x"])
+def test_nul_in_path_is_400(strict, path):
+    r = strict.request("GET", path, token=orders_token())
+    assert r.status == 400 and r.upstream is None, r
+    still_serving(strict)
+
+
+def test_query_that_looks_like_a_path_is_ignored(strict):
+    r = strict.request("GET", "/hr?x=/orders", token=orders_token())
+    not_allowed(r)
+    r = strict.request("GET", "/orders?x=/../hr&y=%2F", token=orders_token())
+    assert_allowed(r)
+
+
+def test_fragment_like_and_semicolon_paths(strict):
+    r = strict.request("GET", "/hr;/orders", token=orders_token())
+    not_allowed(r)
+    r = strict.request("GET", "/orders;x=1/../../hr", token=orders_token())
+    not_allowed(r)
+    still_serving(strict)
+
+
+def test_envoy_reject_request_setting(start_envoy):
+    env = start_envoy(strict_config(), escaped_slashes="REJECT_REQUEST")
+    r = env.request("GET", "/orders%2F..%2Fhr", token=orders_token())
+    assert r.status == 400 and r.upstream is None, r
+    still_serving(env)
+
+
+def test_envoy_unescape_and_redirect_setting(start_envoy):
+    env = start_envoy(strict_config(), escaped_slashes="UNESCAPE_AND_REDIRECT")
+    r = env.request("GET", "/orders%2F1", token=orders_token())
+    assert r.upstream is None, r
+    assert r.status in (301, 302, 307, 308, 400), r
+    still_serving(env)
+
+
+def test_encoded_slash_is_400_on_dry_run_rule(seed):
+    # the seed's hr rule is dry_run; an unsafe path is refused whatever the rules say
+    assert_invalid_request(seed.request("GET", "/hr%2F..%2Forders"))
+
+
+def test_encoded_slash_is_400_with_unmatched_allow(start_envoy):
+    env = start_envoy(scenario.seed_config(unmatched="allow"))
+    assert_invalid_request(env.request("GET", "/public%2F..%2Forders"))
+    assert_allowed(env.request("GET", "/public/x"))
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://api.example.com/orders/../hr", "http://api.example.com/hr", "http://api.example.com//hr"],
+)
+def test_absolute_form_request_target_is_not_a_bypass(strict, target):
+    r = strict.request("GET", target, token=orders_token())
+    not_allowed(r)
+    still_serving(strict)
+
+
+def test_absolute_form_request_target_is_matched(strict):
+    r = strict.request("GET", "http://api.example.com/orders/5", token=orders_token())
+    assert_allowed(r)
+    assert r.upstream.path == "/orders/5"
+
+
+def test_fragment_is_not_a_bypass(strict):
+    r = strict.request("GET", "/hr#/orders", token=orders_token())
+    not_allowed(r)
+    still_serving(strict)
+
+
+def test_asterisk_form_does_not_trap(strict):
+    r = strict.request("OPTIONS", "*")
+    assert r.upstream is None, f"an unauthenticated OPTIONS * reached the service: {r!r}"
+    still_serving(strict)
+
+
+def test_very_long_path_does_not_trap(strict):
+    r = strict.request("GET", "/orders/" + "a/" * 20000, token=orders_token())
+    assert r.status in (200, 400, 404, 414, 431), r
+    still_serving(strict)

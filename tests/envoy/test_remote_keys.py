@@ -1,0 +1,198 @@
+"""Keys fetched at run time through an Envoy cluster (SPEC.md §1 remote/discovery, §2 503
+row; HOSTILE.md "Keys fetched at run time"). A stand-in IdP on loopback serves the JWKS."""
+
+import itertools
+import time
+
+import pytest
+
+import jwtkit
+import scenario
+from checks import assert_allowed, assert_invalid_token, assert_missing_token
+from harness import KeyServer
+
+_n = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def idp():
+    s = KeyServer()
+    yield s
+    s.stop()
+
+
+def remote_config(path, kind="remote", **over):
+    cfg = scenario.seed_config()
+    iss = cfg["issuers"][0]
+    del iss["jwks"]
+    iss[kind] = {"cluster": over.pop("cluster", "idp"), "uri": f"http://idp.example.com{path}",
+                 "refresh_seconds": 600, "timeout_ms": 2000, "min_refetch_seconds": 30, **over}
+    return cfg
+
+
+@pytest.fixture
+def launch(start_envoy, idp):
+    """launch(body, status=200, delay=0, warm=True, **remote) -> (envoy, path).
+
+    A fresh IdP path per Envoy. ``warm`` waits until the first fetch finished (ok or
+    failed), so the test is not about the first-fetch wait.
+    """
+
+    def go(body, status=200, delay=0.0, kind="remote", warm=True, **over):
+        path = f"/t{next(_n)}/jwks.json"
+        idp.set(path, body, status, delay)
+        env = start_envoy(remote_config(path, kind, **over), extra_clusters={"idp": idp.port})
+        if warm:
+            wait_first_fetch(env)
+        return env, path
+
+    return go
+
+
+def wait_first_fetch(env, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = env.counters()
+        if c.get("jwks_fetch_ok", 0) + c.get("jwks_fetch_failed", 0) >= 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no JWKS fetch finished within 5 s of start")
+
+
+def K():
+    return scenario.keys()
+
+
+def assert_unavailable(r):
+    assert r.status == 503, f"expected 503 keys_unavailable, got {r!r}"
+    assert r.upstream is None
+    assert r.json().get("error") == "temporarily_unavailable", r
+
+
+def test_remote_jwks_token_is_allowed_and_fetched_once(launch, idp):
+    env, path = launch(jwtkit.jwks(K().rsa, K().ec))
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+    assert_allowed(env.request("GET", "/orders", token=scenario.token(K().ec)))
+    fetched = idp.count(path)
+    assert 1 <= fetched <= 3, f"{fetched} fetches at start (one per process, one duplicate tolerated)"
+    for i in range(20):
+        assert_allowed(env.request("GET", "/orders", token=scenario.token(sub=f"u{i}")))
+    assert idp.count(path) == fetched, "requests must not trigger fetches"
+    assert env.counter("jwks_fetch_ok") >= 1
+
+
+def test_first_request_waits_for_a_slow_fetch(launch):
+    env, _ = launch(jwtkit.jwks(K().rsa), delay=0.7, timeout_ms=4000, warm=False)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+
+
+def test_first_request_right_after_start_waits_for_the_fetch(launch):
+    env, _ = launch(jwtkit.jwks(K().rsa), timeout_ms=4000, warm=False)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+
+
+def test_first_request_gets_503_when_the_fetch_is_slower_than_timeout(launch):
+    env, _ = launch(jwtkit.jwks(K().rsa), delay=2.5, timeout_ms=500, warm=False)
+    t0 = time.monotonic()
+    assert_unavailable(env.request("GET", "/orders", token=scenario.token()))
+    assert time.monotonic() - t0 < 2.4, "the wait must be bounded by timeout_ms"
+
+
+def test_unknown_kid_triggers_a_refetch_and_waits(launch, idp):
+    env, path = launch(jwtkit.jwks(K().rsa), min_refetch_seconds=1)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+    new = jwtkit.rsa_key("k2", "RS256")
+    idp.set(path, jwtkit.jwks(K().rsa, new))
+    before = idp.count(path)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token(new)))
+    assert idp.count(path) == before + 1
+
+
+def test_unknown_kid_flood_refetches_at_most_once_per_interval(launch, idp):
+    env, path = launch(jwtkit.jwks(K().rsa), min_refetch_seconds=60)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+    before = idp.count(path)
+    for i in range(15):
+        t = jwtkit.sign({"alg": "RS256", "kid": f"flood-{i}"}, scenario.payload(), K().rsa, "RS256")
+        assert_invalid_token(env.request("GET", "/orders", token=t))
+    assert idp.count(path) - before <= 1, f"{idp.count(path) - before} refetches for a flood of unknown kids"
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+
+
+def test_keys_unavailable_is_503(launch):
+    env, _ = launch("boom", status=500, timeout_ms=1000)
+    before = env.counter("requests_denied_keys_unavailable")
+    t0 = time.monotonic()
+    r = env.request("GET", "/orders", token=scenario.token())
+    assert_unavailable(r)
+    assert r.www_authenticate is None or "error=" not in r.www_authenticate, r
+    assert time.monotonic() - t0 < 5, "the wait must be bounded by timeout_ms"
+    assert env.counter("requests_denied_keys_unavailable") == before + 1
+    assert env.counter("jwks_fetch_failed") >= 1
+    # no token: no keys needed
+    assert_missing_token(env.request("GET", "/orders"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "not json", '{"keys": 5}', "[]", '{"keys": [{"kty": "RSA"}]}', '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}'],
+    ids=["empty", "not-json", "keys-number", "array", "rsa-without-n", "only-oct"],
+)
+def test_unusable_jwks_body_is_503_without_trap(launch, body):
+    env, _ = launch(body, timeout_ms=1000)
+    r = env.request("GET", "/orders", token=scenario.token())
+    assert r.status in (503, 401) and r.upstream is None, r
+    assert env.alive()
+    assert_missing_token(env.request("GET", "/orders"))
+
+
+def test_fetched_jwks_skips_private_and_oct_keys(launch):
+    body = {"keys": [K().rsa.private_jwk(), {"kty": "oct", "kid": "h", "k": jwtkit.b64url(b"s" * 32)},
+                     {"kty": "RSA", "kid": "bad", "n": "!!", "e": "AQAB"}, K().ec.jwk()]}
+    env, _ = launch(body)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token(K().ec)))
+    r = env.request("GET", "/orders", token=scenario.token())
+    assert_invalid_token(r)
+    hs = jwtkit.sign({"alg": "HS256", "kid": "h"}, scenario.payload(), b"s" * 32, "HS256")
+    assert_invalid_token(env.request("GET", "/orders", token=hs))
+
+
+def test_idp_down_after_good_fetch_keeps_last_keys(launch, idp):
+    env, path = launch(jwtkit.jwks(K().rsa), min_refetch_seconds=1, timeout_ms=1000)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+    idp.set(path, "down", status=503)
+    t = jwtkit.sign({"alg": "RS256", "kid": "rotated"}, scenario.payload(), K().rsa, "RS256")
+    r = env.request("GET", "/orders", token=t)
+    assert r.status == 401 and r.upstream is None, r
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+
+
+def test_unknown_cluster_is_503_not_a_trap(launch):
+    env, _ = launch(jwtkit.jwks(K().rsa), cluster="no-such-cluster", timeout_ms=1000)
+    r = env.request("GET", "/orders", token=scenario.token())
+    assert_unavailable(r)
+    assert env.alive()
+
+
+def test_discovery_document_then_jwks(start_envoy, idp):
+    n = next(_n)
+    jwks_path = f"/d{n}/jwks.json"
+    disc_path = f"/d{n}/.well-known/openid-configuration"
+    idp.set(jwks_path, jwtkit.jwks(K().rsa))
+    idp.set(disc_path, {"issuer": scenario.ISS, "jwks_uri": f"http://idp.example.com{jwks_path}"})
+    env = start_envoy(remote_config(disc_path, "discovery"), extra_clusters={"idp": idp.port})
+    wait_first_fetch(env)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+    assert idp.count(jwks_path) >= 1
+
+
+def test_discovery_with_wrong_issuer_is_not_trusted(start_envoy, idp):
+    n = next(_n)
+    jwks_path = f"/e{n}/jwks.json"
+    disc_path = f"/e{n}/.well-known/openid-configuration"
+    idp.set(jwks_path, jwtkit.jwks(K().rsa))
+    idp.set(disc_path, {"issuer": "https://evil.example.com/", "jwks_uri": f"http://idp.example.com{jwks_path}"})
+    env = start_envoy(remote_config(disc_path, "discovery", timeout_ms=1000), extra_clusters={"idp": idp.port})
+    r = env.request("GET", "/orders", token=scenario.token())
+    assert r.status in (503, 401) and r.upstream is None, r
+    assert idp.count(jwks_path) == 0, "jwks_uri of a discovery document for another issuer was fetched"
