@@ -93,9 +93,12 @@ pub fn decide_cached(
     let requirements = Requirements::from(rule);
     let mut decision = match policy.authorize(token, &requirements, now, &mut partial, cache) {
         Ok(identity) => {
-            let (ops, _) = forward::identity_headers(&policy.forward, &identity);
+            let (ops, dropped) = forward::identity_headers(&policy.forward, &identity);
             header_ops.extend(ops);
-            allow(name, caller_of(&identity), header_ops)
+            Decision {
+                dropped_headers: dropped,
+                ..allow(name, caller_of(&identity), header_ops)
+            }
         }
         Err(failure) => {
             let caller = caller_from(&partial);
@@ -173,6 +176,7 @@ fn allow(rule: Option<String>, caller: Caller, header_ops: Vec<HeaderOp>) -> Dec
         header_ops,
         cache: None,
         wait_for_keys: None,
+        dropped_headers: Vec::new(),
     }
 }
 
@@ -196,6 +200,7 @@ fn deny(
         header_ops,
         cache: None,
         wait_for_keys: None,
+        dropped_headers: Vec::new(),
     }
 }
 

@@ -195,6 +195,9 @@ pub struct Decision {
     pub cache: Option<CacheUse>,
     /// The issuer whose keys, once fetched, could change this decision.
     pub wait_for_keys: Option<(String, KeyWait)>,
+    /// Identity headers left out because their value was unsafe (control characters or
+    /// over 4 KiB), by what they carry (`client`, `scopes`, or the claim name).
+    pub dropped_headers: Vec<String>,
 }
 
 impl Decision {

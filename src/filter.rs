@@ -204,6 +204,9 @@ pub fn apply(shared: &Shared, decision: &Decision) -> Action {
             Action::Pause
         }
         verdict => {
+            for dropped in &decision.dropped_headers {
+                log::info!("audience-guard: identity header for {dropped:?} left out: value has control characters or exceeds 4 KiB");
+            }
             if !apply_header_ops(&decision.header_ops) {
                 log::error!("audience-guard: could not rewrite request headers; request refused");
                 send(500, &[], br#"{"error":"server_error"}"#);

@@ -246,3 +246,14 @@ fn route_and_host_matching() {
     req.authority = "example.com".into();
     assert_eq!(outcome(&run(&p, &req)), (403, "insufficient_scope"));
 }
+
+#[test]
+fn an_unsafe_claim_value_is_left_out_and_named_for_the_log() {
+    let p = policy(&seed_config());
+    let mut c = claims("customer-portal", json!("orders-api"), "orders:read");
+    c["sub"] = json!("user\r\nx-evil: 1");
+    let d = run(&p, &get("/orders/1", Some(&rs256(&c))));
+    assert_eq!(outcome(&d), (200, "allowed"));
+    assert!(!set_headers(&d).iter().any(|(n, _)| n == "x-jwt-sub"));
+    assert_eq!(d.dropped_headers, vec!["sub".to_owned()]);
+}

@@ -121,6 +121,7 @@ class KeyServer:
     def __init__(self) -> None:
         self.routes: dict = {}  # path -> (status, body bytes, delay seconds)
         self.hits: dict = {}
+        self.times: dict = {}  # path -> [time.monotonic() of each fetch]
         self.lock = threading.Lock()
         outer = self
 
@@ -135,6 +136,7 @@ class KeyServer:
                 path = self.path.split("?", 1)[0]
                 with outer.lock:
                     outer.hits[path] = outer.hits.get(path, 0) + 1
+                    outer.times.setdefault(path, []).append(time.monotonic())
                     status, body, delay = outer.routes.get(path, (404, b"not found", 0.0))
                 if delay:
                     time.sleep(delay)
@@ -160,6 +162,11 @@ class KeyServer:
     def count(self, path: str) -> int:
         with self.lock:
             return self.hits.get(path, 0)
+
+    def fetch_times(self, path: str) -> list:
+        """time.monotonic() of every fetch of ``path``, oldest first."""
+        with self.lock:
+            return list(self.times.get(path, []))
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -580,3 +587,13 @@ class Envoy:
 
     def counter(self, short: str) -> float:
         return self.counters().get(short, 0)
+
+    def worker_connections(self) -> dict:
+        """{worker index: downstream connections accepted} on the main listener, from
+        Envoy's per-worker listener stats (`listener.<addr>.worker_N.downstream_cx_total`)."""
+        out: dict = {}
+        for line in self.admin("/stats?filter=" + urllib.parse.quote(r"worker_[0-9]+\.downstream_cx_total")).splitlines():
+            m = re.match(r"^listener\.127\.0\.0\.1_(\d+)\.worker_(\d+)\.downstream_cx_total: (\d+)$", line)
+            if m and int(m.group(1)) == self.port:
+                out[int(m.group(2))] = int(m.group(3))
+        return out
