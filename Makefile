@@ -15,6 +15,7 @@ IMAGE    ?= audience-guard:0.1.0
 
 build: toolchain
 	cargo build --release --lib --target wasm32-wasip1
+	scripts/optimize-wasm.sh $(WASM)
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
@@ -37,6 +38,7 @@ validate: build venv
 	scripts/check-embedded-configs.sh
 
 test-envoy: build venv
+	cargo build --bin audience-guard   # for the explain-parity check (tests/envoy/parity.py)
 	WASM=$(abspath $(WASM)) ENVOY=$(abspath $(ENVOY)) $(VENV)/bin/pytest -q tests/envoy
 
 test-compose: build venv
