@@ -47,12 +47,13 @@ pub fn decide_cached(
         return unmatched(policy, cache, req, now, header_ops);
     };
     let name = Some(rule.name.clone());
-    let token = match policy.sources.extract(req) {
-        Extraction::Missing if rule.anonymous => {
-            return allow(name, Caller::default(), header_ops);
-        }
-        Extraction::Missing => {
-            let failure = Failure::new(Reason::MissingToken, "a bearer token is required");
+    let extraction = policy.sources.extract(req);
+    if extraction == Extraction::Missing && rule.anonymous {
+        return allow(name, Caller::default(), header_ops);
+    }
+    let token = match the_token(extraction) {
+        Ok(token) => token,
+        Err(failure) => {
             return deny(
                 policy,
                 &failure,
@@ -62,32 +63,6 @@ pub fn decide_cached(
                 header_ops,
             );
         }
-        Extraction::Multiple => {
-            let failure = Failure::new(
-                Reason::MultipleTokens,
-                "the request carries more than one token",
-            );
-            return deny(
-                policy,
-                &failure,
-                name,
-                Caller::default(),
-                rule.mode,
-                header_ops,
-            );
-        }
-        Extraction::Invalid => {
-            let failure = Failure::new(Reason::InvalidToken, "the token is malformed or too large");
-            return deny(
-                policy,
-                &failure,
-                name,
-                Caller::default(),
-                rule.mode,
-                header_ops,
-            );
-        }
-        Extraction::Found(token) => token,
     };
     let mut partial = Partial::default();
     let requirements = Requirements::from(rule);
@@ -124,25 +99,10 @@ fn unmatched(
     if policy.unmatched == Unmatched::Allow {
         return allow(None, Caller::default(), header_ops);
     }
-    let failure = |reason, description| Failure::new(reason, description);
     let mut partial = Partial::default();
-    let (failure, caller) = match policy.sources.extract(req) {
-        Extraction::Missing => (
-            failure(Reason::MissingToken, "a bearer token is required"),
-            Caller::default(),
-        ),
-        Extraction::Multiple => (
-            failure(
-                Reason::MultipleTokens,
-                "the request carries more than one token",
-            ),
-            Caller::default(),
-        ),
-        Extraction::Invalid => (
-            failure(Reason::InvalidToken, "the token is malformed or too large"),
-            Caller::default(),
-        ),
-        Extraction::Found(token) => {
+    let (failure, caller) = match the_token(policy.sources.extract(req)) {
+        Err(failure) => (failure, Caller::default()),
+        Ok(token) => {
             let requirements = Requirements {
                 audiences: &policy.audiences,
                 scopes: &[],
@@ -152,7 +112,7 @@ fn unmatched(
             };
             match policy.authorize(token, &requirements, now, &mut partial, cache) {
                 Ok(identity) => (
-                    failure(
+                    Failure::new(
                         Reason::InsufficientScope,
                         "no rule grants access to this request",
                     ),
@@ -201,6 +161,25 @@ fn deny(
         cache: None,
         wait_for_keys: None,
         dropped_headers: Vec::new(),
+    }
+}
+
+/// The one token of the request, or why there is none to verify.
+fn the_token(extraction: Extraction<'_>) -> Result<&str, Failure> {
+    match extraction {
+        Extraction::Found(token) => Ok(token),
+        Extraction::Missing => Err(Failure::new(
+            Reason::MissingToken,
+            "a bearer token is required",
+        )),
+        Extraction::Multiple => Err(Failure::new(
+            Reason::MultipleTokens,
+            "the request carries more than one token",
+        )),
+        Extraction::Invalid => Err(Failure::new(
+            Reason::InvalidToken,
+            "the token is malformed or too large",
+        )),
     }
 }
 
