@@ -97,7 +97,8 @@ fn run_explain(args: &[String]) -> Result<String, String> {
             .ok_or_else(|| format!("--header {header:?}: expected 'Name: value'"))?;
         headers.push((
             name.trim().to_ascii_lowercase(),
-            value.trim_start().as_bytes().to_vec(),
+            // Envoy strips leading and trailing whitespace of field values (RFC 9110 §5.5).
+            value.trim_matches([' ', '\t']).as_bytes().to_vec(),
         ));
     }
     if let Some(token) = args.token {

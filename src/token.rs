@@ -38,6 +38,9 @@ pub enum Extraction<'a> {
     Multiple,
 }
 
+/// Optional whitespace around header list elements (RFC 9110 §5.6.3): space and tab.
+const OWS: [char; 2] = [' ', '\t'];
+
 /// What one source held.
 enum Seen<'a> {
     Token(&'a str),
@@ -116,11 +119,11 @@ fn from_header<'a>(value: &'a [u8], prefix: Option<&str>) -> Option<Vec<Seen<'a>
         return Some(
             parts
                 .iter()
-                .map(|p| token_or_invalid(p.trim_matches(' ')))
+                .map(|p| token_or_invalid(p.trim_matches(OWS)))
                 .collect(),
         );
     };
-    let parts: Vec<&str> = text.split(',').map(|p| p.trim_start_matches(' ')).collect();
+    let parts: Vec<&str> = text.split(',').map(|p| p.trim_start_matches(OWS)).collect();
     let ours: Vec<Seen<'a>> = parts.iter().filter_map(|p| bearer(p, prefix)).collect();
     if ours.is_empty() {
         return None;

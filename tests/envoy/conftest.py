@@ -7,7 +7,8 @@ each Envoy's directory (envoy.yaml, envoy.log) under $TMPDIR/ag-envoy-*.
 
 Layout: jwtkit.py mints tokens (keys generated at run time); harness.py runs the echo
 upstream, a stand-in IdP and Envoy itself; scenario.py holds the seed scenario and token
-factories; checks.py the SPEC §2 assertions. Each Envoy start costs ~1 s (V8 compiles the
+factories; checks.py the SPEC §2 assertions; parity.py replays every request through
+`audience-guard explain` (checked by test_zzz_explain_parity.py). Each Envoy start costs ~1 s (V8 compiles the
 module), so instances are shared: `seed` for the whole session, others per module.
 Tests compare counters before/after, never absolute values.
 """
@@ -22,8 +23,19 @@ import pytest
 
 from harness import EchoUpstream, Envoy, EnvoyStartError, envoy_path, wasm_path  # noqa: F401
 import scenario
+import harness
+import parity
 
 ALL_ENVOYS: list = []  # every instance started this session (for the log scan at the end)
+
+# explain parity (parity.py, checked by test_zzz_explain_parity.py): on unless
+# EXPLAIN_PARITY=0. Every request sent through Envoy is recorded; each Envoy writes an
+# access log telling what the filter saw.
+PARITY: "parity.Collector | None" = None
+if os.environ.get("EXPLAIN_PARITY", "1") != "0":
+    PARITY = parity.Collector()
+    harness.REQUEST_HOOKS.append(PARITY.record)
+    harness.ACCESS_LOG = True
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,3 +135,9 @@ def reject_config(upstream) -> Callable[..., str]:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"audience-guard envoy tests: WASM={wasm_path()} ENVOY={envoy_path()}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    summary = getattr(config, "_explain_parity_summary", None)
+    if summary:
+        terminalreporter.write_line(summary)

@@ -140,11 +140,14 @@ class KeyServer:
                     status, body, delay = outer.routes.get(path, (404, b"not found", 0.0))
                 if delay:
                     time.sleep(delay)
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # Envoy gave up first (a test of timeout_ms)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -213,6 +216,38 @@ HeaderVal = Union[str, bytes]
 _base_ids = itertools.count((os.getpid() % 5000) * 10 + 100)
 WORK_DIRS: list = []  # every Envoy's temporary directory (config, logs), for cleanup
 
+# Opt-in observation of every request the suite sends (used by parity.py, enabled in
+# conftest.py): each hook is called as hook(SentRequest) after the response arrived.
+REQUEST_HOOKS: list = []
+# When true, every Envoy also writes a JSON access log (access.log in its directory) with
+# what the filter saw after Envoy's own processing: normalized path, :authority, route.
+ACCESS_LOG = False
+ACCESS_LOG_FORMAT = {
+    "id": f"%REQ({TEST_ID_HEADER.upper()})%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%REQ_WITHOUT_QUERY(:PATH)%",
+    "authority": "%REQ(:AUTHORITY)%",
+    "route": "%ROUTE_NAME%",
+    "code": "%RESPONSE_CODE%",
+    "details": "%RESPONSE_CODE_DETAILS%",
+}
+
+
+@dataclass
+class SentRequest:
+    """One request as the suite sent it, and what came back (for REQUEST_HOOKS)."""
+
+    envoy: "Envoy"
+    protocol: str  # "http1" or "h2"
+    method: str
+    target: str  # the request target exactly as sent
+    host: str
+    headers: list  # [(name, str|bytes value)] exactly as sent, Host excluded, x-test-id included
+    test_id: str
+    sent_at: float  # time.time() just before sending
+    done_at: float  # time.time() once the response was read
+    response: "Response"
+
 
 def wasm_filter(plugin_config: Union[dict, str], wasm: str, failure_policy: str = "FAIL_CLOSED") -> dict:
     value = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
@@ -271,6 +306,7 @@ def bootstrap(
     failure_policy: str = "FAIL_CLOSED",
     hcm_extra: Optional[dict] = None,
     extra_clusters: Optional[dict] = None,
+    access_log: Optional[str] = None,
 ) -> dict:
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -290,6 +326,24 @@ def bootstrap(
             },
         ],
     }
+    if access_log:
+        hcm["access_log"] = [{
+            "name": "envoy.access_loggers.file",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                "path": access_log,
+                "log_format": {
+                    "json_format": ACCESS_LOG_FORMAT,
+                    # the path without its query: no query-string token in the access log
+                    "formatters": [{
+                        "name": "envoy.formatter.req_without_query",
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery"
+                        },
+                    }],
+                },
+            },
+        }]
     hcm.update(hcm_extra or {})
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
@@ -345,6 +399,7 @@ class Envoy:
         self.port = free_port()
         self.log_path = self.dir / "envoy.log"
         self.config_path = self.dir / "envoy.yaml"
+        self.access_log_path = self.dir / "access.log" if ACCESS_LOG else None
         self.sent_tokens: set[str] = set()
         cfg = bootstrap(
             plugin_config,
@@ -356,6 +411,7 @@ class Envoy:
             failure_policy=failure_policy,
             hcm_extra=hcm_extra,
             extra_clusters=extra_clusters,
+            access_log=str(self.access_log_path) if self.access_log_path else None,
         )
         # JSON is YAML: keeps quoting of the plugin string exact.
         self.config_path.write_text(json.dumps(cfg, indent=1))
@@ -481,6 +537,7 @@ class Envoy:
         pairs.append((TEST_ID_HEADER, tid))
         self._remember_tokens(path, pairs)
 
+        sent_at = time.time()
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
@@ -499,6 +556,7 @@ class Envoy:
         with self.upstream.lock:
             seen = self.upstream.by_id.pop(tid, None)
         resp = Response(status, resp_headers, data, seen)
+        self._observed("http1", method, path, host, pairs, tid, sent_at, resp)
         if seen is None:
             # a local reply: it must never echo a token back
             text = data.decode("latin-1")
@@ -523,6 +581,7 @@ class Envoy:
         pairs.append((TEST_ID_HEADER, tid))
         self._remember_tokens(path, pairs)
         hdr_file = self.dir / f"h2-{tid}.hdr"
+        sent_at = time.time()
         args = [curl, "-sS", "--http2-prior-knowledge", "-X", method, "-o", "-", "-D", str(hdr_file),
                 "--max-time", str(timeout), "-H", f"Host: {host}"]
         for k, v in pairs:
@@ -539,7 +598,16 @@ class Envoy:
                 resp_headers.append((k.strip().lower(), v.strip()))
         with self.upstream.lock:
             seen = self.upstream.by_id.pop(tid, None)
-        return Response(status, resp_headers, out.stdout, seen)
+        resp = Response(status, resp_headers, out.stdout, seen)
+        self._observed("h2", method, path, host, pairs, tid, sent_at, resp)
+        return resp
+
+    def _observed(self, protocol, method, target, host, pairs, tid, sent_at, resp) -> None:
+        if not REQUEST_HOOKS:
+            return
+        sent = SentRequest(self, protocol, method, target, host, list(pairs), tid, sent_at, time.time(), resp)
+        for hook in REQUEST_HOOKS:
+            hook(sent)
 
     def _remember_tokens(self, path: str, pairs: list) -> None:
         blobs = [path] + [v.decode("latin-1") if isinstance(v, bytes) else str(v) for _, v in pairs]
