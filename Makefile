@@ -11,7 +11,7 @@ AUD      ?= orders-api
 SCOPE    ?= orders:read
 IMAGE    ?= audience-guard:0.1.0
 
-.PHONY: build toolchain venv test test-native test-envoy test-compose test-image validate run token lint dist image bench clean
+.PHONY: build toolchain venv test test-native test-envoy test-compose test-image validate run token lint dist image bench fuzz soak clean
 
 build: toolchain
 	cargo build --release --lib --target wasm32-wasip1
@@ -54,6 +54,12 @@ test-image: image
 
 bench: build venv
 	ENVOY=$(abspath $(ENVOY)) WASM=$(abspath $(WASM)) bench/run.sh
+
+fuzz:
+	scripts/fuzz.sh
+
+soak: build venv
+	ENVOY=$(abspath $(ENVOY)) WASM=$(abspath $(WASM)) scripts/soak.sh
 
 run: build venv
 	ENVOY=$(abspath $(ENVOY)) scripts/run.sh
