@@ -33,6 +33,7 @@ pub mod paths;
 pub mod policy;
 pub mod remote;
 pub mod request;
+pub mod rsa_verify;
 pub mod rules;
 pub mod token;
 pub mod verify;

@@ -1,0 +1,100 @@
+//! Micro-benchmark: `rsa_verify` vs jwt-simple's RS256 `verify_token` on the same token.
+//! Not a test; run by hand, natively and in V8 (Node's WASI):
+//!
+//!     cargo run --release --example rsa_bench [BITS]   # new key; prints "args: TOKEN N"
+//!     cargo run --release --example rsa_bench TOKEN N  # a given token and modulus
+//!     cargo build --release --example rsa_bench --target wasm32-wasip1
+//!     ITER=1000 node wasi-run.mjs target/wasm32-wasip1/release/examples/rsa_bench.wasm TOKEN N
+//!
+//! `wasi-run.mjs` (the proxy-wasm host imports are linked in but never called; the
+//! module exports both `_start` and `_initialize`, so hand Node's WASI only `_start`):
+//!
+//!     import { readFile } from 'node:fs/promises';
+//!     import { WASI } from 'node:wasi';
+//!     import { argv, env } from 'node:process';
+//!     const wasi = new WASI({ version: 'preview1', args: argv.slice(2), env });
+//!     const mod = await WebAssembly.compile(await readFile(argv[2]));
+//!     const imports = wasi.getImportObject();
+//!     imports.env = {};
+//!     for (const i of WebAssembly.Module.imports(mod))
+//!       if (i.module === 'env') imports.env[i.name] = () => { throw new Error(i.name); };
+//!     const inst = await WebAssembly.instantiate(mod, imports);
+//!     wasi.start({ exports: { memory: inst.exports.memory, _start: inst.exports._start } });
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use audience_guard::rsa_verify::{HashAlg, RsaPublicKey};
+use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
+use jwt_simple::prelude::*;
+use std::time::Instant;
+
+fn time<F: FnMut() -> bool>(label: &str, iterations: u32, mut f: F) -> f64 {
+    assert!(f(), "{label}: verification failed");
+    let start = Instant::now();
+    for _ in 0..iterations {
+        assert!(std::hint::black_box(f()));
+    }
+    let per = start.elapsed().as_secs_f64() * 1e6 / f64::from(iterations);
+    println!("{label:<44} {per:>10.1} µs/verify  ({iterations} iterations)");
+    per
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (token, n) = if args.len() >= 3 {
+        let n = Base64UrlSafeNoPadding::decode_to_vec(&args[2], None).unwrap();
+        (args[1].clone(), n)
+    } else {
+        let bits = args.get(1).map_or(2048, |b| b.parse().unwrap());
+        let key = RS256KeyPair::generate(bits).unwrap();
+        let claims = Claims::create(Duration::from_days(3650)).with_subject("bench");
+        let token = key.sign(claims).unwrap();
+        let n = key.public_key().to_components().n;
+        println!(
+            "args: {token} {}",
+            Base64UrlSafeNoPadding::encode_to_string(&n).unwrap()
+        );
+        (token, n)
+    };
+    let e = [1u8, 0, 1];
+    let iterations = std::env::var("ITER").map_or(200, |v| v.parse().unwrap());
+
+    let theirs = RS256PublicKey::from_components(&n, &e).unwrap();
+    let t_jwt = time(
+        "jwt-simple RS256PublicKey::verify_token",
+        iterations,
+        || theirs.verify_token::<NoCustomClaims>(&token, None).is_ok(),
+    );
+
+    let ours = RsaPublicKey::new(&n, &e).unwrap();
+    let (input, sig_b64) = token.rsplit_once('.').unwrap();
+    let sig = Base64UrlSafeNoPadding::decode_to_vec(sig_b64, None).unwrap();
+    let t_ours = time(
+        "rsa_verify::verify_pkcs1v15 (sig decoded)",
+        iterations,
+        || ours.verify_pkcs1v15(HashAlg::Sha256, input.as_bytes(), &sig),
+    );
+    time(
+        "rsa_verify incl. base64 decode of signature",
+        iterations,
+        || {
+            let sig = Base64UrlSafeNoPadding::decode_to_vec(sig_b64, None).unwrap();
+            ours.verify_pkcs1v15(HashAlg::Sha256, input.as_bytes(), &sig)
+        },
+    );
+    time(
+        "rsa_verify incl. key preparation (cold key)",
+        iterations,
+        || {
+            RsaPublicKey::new(&n, &e).unwrap().verify_pkcs1v15(
+                HashAlg::Sha256,
+                input.as_bytes(),
+                &sig,
+            )
+        },
+    );
+    println!(
+        "modulus {} bits: jwt-simple / rsa_verify = {:.1}x",
+        n.len() * 8,
+        t_jwt / t_ours
+    );
+}
