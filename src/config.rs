@@ -7,7 +7,8 @@ use crate::claims::ClaimCondition;
 use crate::forward::Forward;
 use crate::keys::{self, KeySpec};
 use crate::policy::{
-    Issuer, KeySource, MissingAudience, MultipleAudiences, Policy, Responses, TokenType, Unmatched,
+    Allowance, Issuer, KeySource, MissingAudience, MultipleAudiences, Policy, Responses, TokenType,
+    Unmatched,
 };
 use crate::remote::{RawRemote, RemoteConfig, RemoteKeys};
 use crate::rules::{HostPattern, Matcher, Mode, Rule};
@@ -449,7 +450,7 @@ fn strings(list: Vec<String>, path: &str) -> Result<Vec<String>, ConfigError> {
 
 fn compile_clients(
     raw: BTreeMap<String, BTreeMap<String, Vec<String>>>,
-) -> Result<HashMap<String, HashMap<String, crate::policy::Allowance>>, ConfigError> {
+) -> Result<HashMap<String, HashMap<String, Allowance>>, ConfigError> {
     let mut clients = HashMap::new();
     for (client, audiences) in raw {
         let path = format!("clients.{client}");
@@ -460,9 +461,9 @@ fn compile_clients(
         for (audience, scopes) in audiences {
             let scopes = strings(scopes, &format!("{path}.{audience}"))?;
             let allowance = if scopes.iter().any(|s| s == "*") {
-                crate::policy::Allowance::All
+                Allowance::All
             } else {
-                crate::policy::Allowance::Only(scopes.into_iter().collect())
+                Allowance::Only(scopes.into_iter().collect())
             };
             per_audience.insert(audience, allowance);
         }

@@ -5,7 +5,7 @@ use crate::cache::VerifyCache;
 use crate::decision::{Caller, Decision, Denial, Failure, HeaderOp, KeyWait, Reason, Verdict};
 use crate::forward;
 use crate::paths;
-use crate::policy::{Identity, Partial, Policy, Requirements, Unmatched};
+use crate::policy::{Partial, Policy, Requirements, Unmatched};
 use crate::request::Request;
 use crate::rules::{self, Mode, RouteInfo};
 use crate::token::Extraction;
@@ -66,23 +66,26 @@ pub fn decide_cached(
     };
     let mut partial = Partial::default();
     let requirements = Requirements::from(rule);
-    let mut decision = match policy.authorize(token, &requirements, now, &mut partial, cache) {
+    let outcome = policy.authorize(token, &requirements, now, &mut partial, cache);
+    let cache_use = partial.cache;
+    let mut decision = match outcome {
         Ok(identity) => {
-            let (ops, dropped) = forward::identity_headers(&policy.forward, &identity);
+            let (ops, dropped) = forward::identity_headers(&policy.forward, identity);
             header_ops.extend(ops);
             Decision {
                 dropped_headers: dropped,
-                ..allow(name, caller_of(&identity), header_ops)
+                ..allow(name, caller_from(partial), header_ops)
             }
         }
         Err(failure) => {
-            let caller = caller_from(&partial);
+            let wait_for_keys = waiting_for_keys(&failure, &partial);
+            let caller = caller_from(partial);
             let mut denied = deny(policy, &failure, name, caller, rule.mode, header_ops);
-            denied.wait_for_keys = waiting_for_keys(&failure, &partial);
+            denied.wait_for_keys = wait_for_keys;
             denied
         }
     };
-    decision.cache = partial.cache;
+    decision.cache = cache_use;
     decision
 }
 
@@ -100,8 +103,8 @@ fn unmatched(
         return allow(None, Caller::default(), header_ops);
     }
     let mut partial = Partial::default();
-    let (failure, caller) = match the_token(policy.sources.extract(req)) {
-        Err(failure) => (failure, Caller::default()),
+    let failure = match the_token(policy.sources.extract(req)) {
+        Err(failure) => failure,
         Ok(token) => {
             let requirements = Requirements {
                 audiences: &policy.audiences,
@@ -111,33 +114,25 @@ fn unmatched(
                 claims: &[],
             };
             match policy.authorize(token, &requirements, now, &mut partial, cache) {
-                Ok(identity) => (
-                    Failure::new(
-                        Reason::InsufficientScope,
-                        "no rule grants access to this request",
-                    ),
-                    caller_of(&identity),
+                Ok(_) => Failure::new(
+                    Reason::InsufficientScope,
+                    "no rule grants access to this request",
                 ),
-                Err(failure) => (failure, caller_from(&partial)),
+                Err(failure) => failure,
             }
         }
     };
+    let cache_use = partial.cache;
+    let wait_for_keys = waiting_for_keys(&failure, &partial);
+    let caller = caller_from(partial);
     let mut denied = deny(policy, &failure, None, caller, Mode::Enforce, header_ops);
-    denied.cache = partial.cache;
-    denied.wait_for_keys = waiting_for_keys(&failure, &partial);
+    denied.cache = cache_use;
+    denied.wait_for_keys = wait_for_keys;
     denied
 }
 
 fn allow(rule: Option<String>, caller: Caller, header_ops: Vec<HeaderOp>) -> Decision {
-    Decision {
-        verdict: Verdict::Allow,
-        rule,
-        caller,
-        header_ops,
-        cache: None,
-        wait_for_keys: None,
-        dropped_headers: Vec::new(),
-    }
+    decision(Verdict::Allow, rule, caller, header_ops)
 }
 
 fn deny(
@@ -153,6 +148,17 @@ fn deny(
         Mode::Enforce => Verdict::Deny(denial),
         Mode::DryRun => Verdict::DryRunDeny(denial),
     };
+    decision(verdict, rule, caller, header_ops)
+}
+
+/// A decision that used no cache, waits for no keys and dropped no header; callers
+/// fill those in when they apply.
+fn decision(
+    verdict: Verdict,
+    rule: Option<String>,
+    caller: Caller,
+    header_ops: Vec<HeaderOp>,
+) -> Decision {
     Decision {
         verdict,
         rule,
@@ -188,20 +194,12 @@ fn waiting_for_keys(failure: &Failure, partial: &Partial) -> Option<(String, Key
     Some((partial.issuer.clone()?, failure.wait?))
 }
 
-fn caller_of(identity: &Identity) -> Caller {
+/// Who the caller is, as far as authorization got: all of it when it succeeded.
+fn caller_from(partial: Partial) -> Caller {
     Caller {
-        issuer: Some(identity.issuer.clone()),
-        client: identity.client.clone(),
-        matched_audience: Some(identity.matched_audience.clone()),
-        effective_scopes: identity.effective_scopes.iter().cloned().collect(),
-    }
-}
-
-fn caller_from(partial: &Partial) -> Caller {
-    Caller {
-        issuer: partial.issuer.clone(),
-        client: partial.client.clone(),
-        matched_audience: partial.matched_audience.clone(),
-        effective_scopes: partial.effective_scopes.iter().cloned().collect(),
+        issuer: partial.issuer,
+        client: partial.client,
+        matched_audience: partial.matched_audience,
+        effective_scopes: partial.effective_scopes.into_iter().collect(),
     }
 }

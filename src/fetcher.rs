@@ -63,14 +63,9 @@ impl Fetcher {
             .values()
             .filter_map(|issuer| {
                 let config = issuer.remote()?.config.clone();
-                let kind = if config.discovery {
-                    "discovery"
-                } else {
-                    "jwks"
-                };
                 Some(IssuerFetch {
                     issuer: issuer.name.clone(),
-                    prefix: format!("audience_guard/{kind}/{}/{}", config.cluster, config.uri),
+                    prefix: shared_prefix(&config),
                     config,
                     in_flight: None,
                     healthy: None,
@@ -145,9 +140,7 @@ impl Fetcher {
         let ready = take_parked(shared, |p| {
             let generation = shared
                 .policy
-                .issuers
-                .get(&p.issuer)
-                .and_then(|i| i.remote())
+                .remote(&p.issuer)
                 .map_or(0, |r| r.generation());
             generation != p.generation
                 || now_ms >= p.deadline_ms
@@ -312,9 +305,7 @@ impl IssuerFetch {
     fn due(&self, shared: &Shared, now_ms: u64) -> bool {
         let fetched_at = shared
             .policy
-            .issuers
-            .get(&self.issuer)
-            .and_then(|i| i.remote())
+            .remote(&self.issuer)
             .and_then(|r| r.fetched_at());
         fetched_at.is_none_or(|at| now_ms / 1000 >= at.saturating_add(self.config.refresh_seconds))
     }

@@ -163,7 +163,7 @@ const MAX_PARKED: usize = 1024;
 
 /// Holds the request until the issuer's keys are fetched (bounded by `timeout_ms`).
 fn park(shared: &Shared, context_id: u32, request: Request, issuer: &str, wait: KeyWait) -> bool {
-    let Some(remote) = shared.policy.issuers.get(issuer).and_then(|i| i.remote()) else {
+    let Some(remote) = shared.policy.remote(issuer) else {
         return false;
     };
     let Ok(mut parked) = shared.parked.try_borrow_mut() else {

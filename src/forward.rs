@@ -92,11 +92,11 @@ pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
 }
 
 /// The identity headers for an allowed caller. A value holding control characters or
-/// longer than 4 KiB is left out; the returned names say which claims were dropped.
-pub fn identity_headers(forward: &Forward, identity: &Identity) -> (Vec<HeaderOp>, Vec<String>) {
+/// longer than 4 KiB is left out; the returned names say which were dropped.
+pub fn identity_headers(forward: &Forward, identity: Identity) -> (Vec<HeaderOp>, Vec<String>) {
     let mut ops = Vec::new();
     let mut dropped = Vec::new();
-    let mut set = |header: &Option<String>, value: Option<String>, label: &str| {
+    let mut set = |header: Option<&String>, value: Option<String>, label: &str| {
         if let (Some(header), Some(value)) = (header, value) {
             if acceptable(&value) {
                 ops.push(HeaderOp::Set(header.clone(), value));
@@ -105,25 +105,25 @@ pub fn identity_headers(forward: &Forward, identity: &Identity) -> (Vec<HeaderOp
             }
         }
     };
-    set(&forward.client_header, identity.client.clone(), "client");
+    set(forward.client_header.as_ref(), identity.client, "client");
     let scopes: Vec<&str> = identity
         .effective_scopes
         .iter()
         .map(String::as_str)
         .collect();
     set(
-        &forward.scopes_header,
+        forward.scopes_header.as_ref(),
         (!scopes.is_empty()).then(|| scopes.join(" ")),
         "scopes",
     );
     set(
-        &forward.audience_header,
-        Some(identity.matched_audience.clone()),
+        forward.audience_header.as_ref(),
+        Some(identity.matched_audience),
         "audience",
     );
     for (claim, header) in &forward.claims {
         let value = json::lookup(&identity.claims, claim).and_then(render_claim);
-        set(&Some(header.clone()), value, claim);
+        set(Some(header), value, claim);
     }
     (ops, dropped)
 }

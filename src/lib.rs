@@ -5,7 +5,8 @@
 //!
 //! ## Request flow (`decide`)
 //! 1. **Header hygiene** ([`forward::sanitize`]): incoming copies of output headers and
-//!    every `x-jwt-*` header are removed; the token too, unless `keep_token`.
+//!    every header starting with `strip_prefix` (`x-jwt-`) are removed; the token too,
+//!    unless `keep_token`.
 //! 2. **Path safety** ([`paths`]): dot-segments, encoded `/` `\` `.`, NUL → 400.
 //! 3. **Rule** ([`rules`]): first match on path, prefix, methods, hosts, route.
 //! 4. **Token** ([`token`]): exactly one, strict bearer grammar, size cap.

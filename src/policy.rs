@@ -3,6 +3,7 @@
 
 use crate::algorithm::Algorithm;
 use crate::cache::{CacheConfig, CacheUse, Lookup, Verified, VerifyCache};
+use crate::claims::ClaimCondition;
 use crate::decision::{Failure, Reason};
 use crate::forward::Forward;
 use crate::json::Object;
@@ -56,6 +57,14 @@ impl Issuer {
         match &self.keys {
             KeySource::Inline(keys) => Some((keys.clone(), 0)),
             KeySource::Remote(remote) => remote.current(now),
+        }
+    }
+
+    /// The generation of the usable key set; `None` when there is none (see [`Self::key_set`]).
+    pub fn key_generation(&self, now: u64) -> Option<u64> {
+        match &self.keys {
+            KeySource::Inline(_) => Some(0),
+            KeySource::Remote(remote) => remote.current(now).map(|(_, generation)| generation),
         }
     }
 
@@ -117,7 +126,6 @@ pub struct Responses {
 /// A caller whose token passed every check of the rule.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    pub issuer: String,
     pub client: Option<String>,
     pub matched_audience: String,
     /// Token scopes cut down to the client's allowance; sorted.
@@ -125,7 +133,8 @@ pub struct Identity {
     pub claims: Rc<Object>,
 }
 
-/// What an authorization attempt learned, kept even when it fails (for logs).
+/// What an authorization attempt learned, filled in as it is learned: complete when
+/// the attempt succeeds, and kept when it fails (for logs and `explain`).
 #[derive(Debug, Clone, Default)]
 pub struct Partial {
     pub issuer: Option<String>,
@@ -143,7 +152,7 @@ pub struct Requirements<'a> {
     pub scopes: &'a [String],
     pub any_scopes: &'a [String],
     pub clients: Option<&'a BTreeSet<String>>,
-    pub claims: &'a [(String, crate::claims::ClaimCondition)],
+    pub claims: &'a [(String, ClaimCondition)],
 }
 
 impl<'a> From<&'a Rule> for Requirements<'a> {
@@ -159,13 +168,17 @@ impl<'a> From<&'a Rule> for Requirements<'a> {
 }
 
 impl Policy {
-    /// A cached verification counts only while the issuer still has the key set that
-    /// produced it.
-    fn still_valid(&self, hit: &Verified, now: u64) -> bool {
+    /// The issuer of a cached verification, while it still has the key set that
+    /// produced it; `None` makes the entry count as a miss.
+    fn issuer_still_verifying(&self, hit: &Verified, now: u64) -> Option<&Issuer> {
         self.issuers
             .get(&*hit.issuer)
-            .and_then(|issuer| issuer.key_set(now))
-            .is_some_and(|(_, generation)| generation == hit.generation)
+            .filter(|issuer| issuer.key_generation(now) == Some(hit.generation))
+    }
+
+    /// The fetched keys of `issuer`, if it is configured with `remote` or `discovery`.
+    pub fn remote(&self, issuer: &str) -> Option<&RemoteKeys> {
+        self.issuers.get(issuer).and_then(Issuer::remote)
     }
 
     /// Whether any rule matches on Envoy's route name (reading it costs a host call).
@@ -183,28 +196,32 @@ impl Policy {
         partial: &mut Partial,
         cache: &mut VerifyCache,
     ) -> Result<Identity, Failure> {
+        let parse = |known_failure| {
+            let unverified = verify::parse(self, token)?;
+            let claims = unverified.claims.clone();
+            Ok::<_, Failure>((unverified.issuer, claims, Some((unverified, known_failure))))
+        };
+        let miss = cache.enabled().then_some(CacheUse::Miss);
         let (issuer, claims, unverified) = match cache.lookup(token, now) {
-            Lookup::Hit(hit) if self.still_valid(&hit, now) => {
-                partial.cache = Some(CacheUse::Hit);
-                let issuer = self.issuers.get(&*hit.issuer).ok_or_else(|| {
-                    Failure::new(Reason::UnknownIssuer, "token issuer is not trusted")
-                })?;
-                (issuer, hit.claims, None)
-            }
+            Lookup::Hit(hit) => match self.issuer_still_verifying(&hit, now) {
+                Some(issuer) => {
+                    partial.cache = Some(CacheUse::Hit);
+                    (issuer, hit.claims, None)
+                }
+                None => {
+                    partial.cache = miss;
+                    parse(None)?
+                }
+            },
             // A known forgery runs every check but the signature itself, so the
             // decision and its reason are exactly what a fresh verification gives.
             Lookup::Forged(failure, generation) => {
                 partial.cache = Some(CacheUse::Hit);
-                let unverified = verify::parse(self, token)?;
-                let claims = unverified.claims.clone();
-                let known = Some((failure, generation));
-                (unverified.issuer, claims, Some((unverified, known)))
+                parse(Some((failure, generation)))?
             }
-            Lookup::Miss | Lookup::Hit(_) => {
-                partial.cache = cache.enabled().then_some(CacheUse::Miss);
-                let unverified = verify::parse(self, token)?;
-                let claims = unverified.claims.clone();
-                (unverified.issuer, claims, Some((unverified, None)))
+            Lookup::Miss => {
+                partial.cache = miss;
+                parse(None)?
             }
         };
         partial.issuer = Some(issuer.name.clone());
@@ -214,7 +231,7 @@ impl Policy {
         let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
         partial.matched_audience = Some(matched.clone());
         if let Some((mut unverified, known_failure)) = unverified {
-            let current = issuer.key_set(now).map(|(_, generation)| generation);
+            let current = issuer.key_generation(now);
             if let Some((failure, _)) = known_failure.filter(|(_, g)| Some(*g) == current) {
                 return Err(failure);
             }
@@ -266,7 +283,6 @@ impl Policy {
             ));
         }
         Ok(Identity {
-            issuer: issuer.name.clone(),
             client,
             matched_audience: matched,
             effective_scopes,

@@ -1,9 +1,10 @@
 //! RSASSA-PKCS1-v1_5 signature verification (RS256, RS384, RS512) with 32-bit-limb
 //! Montgomery arithmetic.
 //!
-//! Why this exists: jwt-simple's RSA is the bottleneck in wasm: ≈1.5 ms vs ≈0.17 ms per
-//! verify (its pure-Rust backend computes with 64-bit digits, which wasm32 emulates; here
-//! every limb product is a single native `u32 × u32 → u64` multiply).
+//! Why this exists: jwt-simple's RSA is the bottleneck in wasm — measured in V8 on a
+//! 2048-bit RS256 token, ≈1 ms per verify there vs ≈75 µs here (its pure-Rust backend
+//! computes with 64-bit digits, which wasm32 emulates; here every limb product is a
+//! single native `u32 × u32 → u64` multiply).
 //!
 //! Scope: the public-key operation only. Key, message and signature are all public, so
 //! nothing here needs to be constant-time.

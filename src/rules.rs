@@ -3,6 +3,7 @@
 use crate::claims::ClaimCondition;
 use crate::paths;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// Enforce (default) or only compute, log and count the decision.
@@ -94,8 +95,9 @@ impl Matcher {
     }
 }
 
-/// `:authority` without its port, lower-cased (`[::1]:80` → `[::1]`).
-pub fn host_without_port(authority: &str) -> String {
+/// `:authority` without its port, lower-cased (`[::1]:80` → `[::1]`); borrowed when it
+/// is already lower-case, as it nearly always is.
+pub fn host_without_port(authority: &str) -> Cow<'_, str> {
     let host = if authority.starts_with('[') {
         match authority.find(']') {
             Some(end) => authority.get(..=end).unwrap_or(authority),
@@ -107,7 +109,11 @@ pub fn host_without_port(authority: &str) -> String {
             None => authority,
         }
     };
-    host.to_ascii_lowercase()
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
 }
 
 #[cfg(test)]

@@ -115,10 +115,8 @@ fn from_header<'a>(value: &'a [u8], prefix: Option<&str>) -> Option<Vec<Seen<'a>
         return Some(vec![Seen::Invalid]);
     };
     let Some(prefix) = prefix else {
-        let parts: Vec<&str> = text.split(',').collect();
         return Some(
-            parts
-                .iter()
+            text.split(',')
                 .map(|p| token_or_invalid(p.trim_matches(OWS)))
                 .collect(),
         );
