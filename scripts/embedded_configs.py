@@ -50,6 +50,7 @@ def envoy_wasm_configs(node, path=""):
 
 
 def manifest_configs(obj):
+    """(JSON path, plugin configuration) of each config a Kubernetes object embeds."""
     kind, spec = obj.get("kind"), obj.get("spec") or {}
     if kind == "WasmPlugin" and "pluginConfig" in spec:
         yield "spec.pluginConfig", spec["pluginConfig"]

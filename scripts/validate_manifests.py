@@ -29,6 +29,8 @@ import tempfile
 import jsonschema
 import yaml
 
+from embedded_configs import manifest_configs  # same folder: one copy of the extraction
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRD_DIR = os.path.join(ROOT, "envoy", "crds")
 SHARED_CRD_DIR = os.path.normpath(os.path.join(ROOT, "..", "shared", "crds"))
@@ -259,18 +261,6 @@ def envoy_validate_clusters(envoy, clusters):
 
 
 # ------------------------------------------------------------------ plugin configs
-def plugin_configs(obj):
-    kind, spec = obj.get("kind"), obj.get("spec") or {}
-    if kind == "WasmPlugin" and "pluginConfig" in spec:
-        yield "spec.pluginConfig", spec["pluginConfig"]
-    elif kind == "TrafficExtension" and "pluginConfig" in (spec.get("wasm") or {}):
-        yield "spec.wasm.pluginConfig", spec["wasm"]["pluginConfig"]
-    elif kind == "EnvoyExtensionPolicy":
-        for i, ext in enumerate(spec.get("wasm") or []):
-            if "config" in ext:
-                yield f"spec.wasm[{i}].config", ext["config"]
-
-
 def remote_clusters(config):
     for issuer in (config or {}).get("issuers") or []:
         for source in ("remote", "discovery"):
@@ -365,7 +355,7 @@ def main():
     for where, obj in objects:
         if not isinstance(obj, dict):
             continue
-        for at, config in plugin_configs(obj):
+        for at, config in manifest_configs(obj):
             if not isinstance(config, dict):
                 continue
             for cluster in remote_clusters(config):

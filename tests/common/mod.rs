@@ -263,6 +263,19 @@ pub fn set_ops(d: &Decision) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The token with one base64url character inside its signature changed: same length,
+/// still canonical base64url, a different signature.
+pub fn forge(token: &str) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    let inside_signature = bytes.len() - 20;
+    bytes[inside_signature] = if bytes[inside_signature] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    String::from_utf8(bytes).unwrap()
+}
+
 /// Names of every `HeaderOp::Remove` of a decision.
 pub fn removed(d: &Decision) -> Vec<String> {
     d.header_ops
