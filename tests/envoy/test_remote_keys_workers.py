@@ -83,9 +83,11 @@ def launch(start_envoy, idp):
     return go
 
 
-def spread(env, n, make, threads=8):
-    """Sends n requests concurrently, each on a new connection (so the kernel spreads them
-    over both workers); make(i) -> kwargs for env.request. Returns (responses, per-worker
+def spread(env, n, make, threads=8, batches=6):
+    """Sends n requests concurrently, each on a new connection, so the kernel spreads them
+    over the workers; make(i) -> kwargs for env.request. The kernel's spread is a hash, so
+    a small batch can land on one worker: up to `batches` batches of n are sent until every
+    worker has accepted a connection. Returns (responses in make-index order, per-worker
     connection deltas, latencies)."""
     before = env.worker_connections()
 
@@ -95,10 +97,14 @@ def spread(env, n, make, threads=8):
         r = env.request(kw.pop("method"), kw.pop("path"), **kw)
         return r, time.monotonic() - t0
 
+    results = []
     with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(one, range(n)))
-    after = env.worker_connections()
-    served = {w: after.get(w, 0) - before.get(w, 0) for w in range(WORKERS)}
+        for batch in range(batches):
+            results += pool.map(one, range(batch * n, (batch + 1) * n))
+            after = env.worker_connections()
+            served = {w: after.get(w, 0) - before.get(w, 0) for w in range(WORKERS)}
+            if all(served.values()):
+                break
     return [r for r, _ in results], served, [t for _, t in results]
 
 
