@@ -162,6 +162,8 @@ pub fn decide_now(shared: &Shared, request: &Request) -> Decision {
 const MAX_PARKED: usize = 1024;
 
 /// Holds the request until the issuer's keys are fetched (bounded by `timeout_ms`).
+/// Its body waits too: Envoy turns a wasm `Pause` of the headers into
+/// `StopAllIterationAndWatermark` (tests/envoy `test_request_body_*` check it).
 fn park(shared: &Shared, context_id: u32, request: Request, issuer: &str, wait: KeyWait) -> bool {
     let Some(remote) = shared.policy.remote(issuer) else {
         return false;

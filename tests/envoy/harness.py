@@ -50,6 +50,7 @@ class Seen:
     method: str
     path: str
     headers: list  # [(name_lower, value)] in arrival order; values decoded latin-1
+    body: bytes = b""
 
     def get(self, name: str) -> Optional[str]:
         vals = self.all(name)
@@ -84,10 +85,9 @@ class EchoUpstream:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                if length:
-                    self.rfile.read(length)
+                received = self.rfile.read(length) if length else b""
                 hdrs = [(k.lower(), v) for k, v in self.headers.raw_items()]
-                rec = Seen(self.command, self.path, hdrs)
+                rec = Seen(self.command, self.path, hdrs, received)
                 with outer.lock:
                     outer.seen.append(rec)
                     tid = rec.get(TEST_ID_HEADER)

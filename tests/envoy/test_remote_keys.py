@@ -91,6 +91,26 @@ def test_first_request_right_after_start_waits_for_the_fetch(launch):
     assert_allowed(env.request("GET", "/orders", token=scenario.token()))
 
 
+def test_request_body_waits_with_its_headers_for_the_keys(launch):
+    # A request waiting for keys must not pass when its body arrives: pausing the
+    # headers holds the body too (Envoy turns a wasm Pause into StopAllIteration).
+    env, _ = launch(jwtkit.jwks(K().rsa), delay=0.8, timeout_ms=4000, warm=False)
+    impostor = jwtkit.rsa_key(K().rsa.kid, "RS256")  # right kid, wrong key
+    body = b'{"order": 42}' * 500
+    r = env.request("POST", "/orders", token=scenario.token(impostor), body=body)
+    assert_invalid_token(r)
+    assert r.upstream is None
+
+
+def test_request_body_follows_once_the_keys_allow_it(launch):
+    env, _ = launch(jwtkit.jwks(K().rsa), delay=0.8, timeout_ms=4000, warm=False)
+    body = b'{"order": 42}' * 500
+    r = env.request("POST", "/orders", token=scenario.backoffice_token(), body=body)
+    assert_allowed(r)
+    assert r.upstream.body == body
+    assert r.upstream.get("x-jwt-client") == "backoffice"
+
+
 def test_first_request_gets_503_when_the_fetch_is_slower_than_timeout(launch):
     env, _ = launch(jwtkit.jwks(K().rsa), delay=2.5, timeout_ms=500, warm=False)
     t0 = time.monotonic()
