@@ -69,22 +69,17 @@ pub enum CacheUse {
 
 pub struct VerifyCache {
     config: CacheConfig,
-    entries: HashMap<Rc<str>, (Verified, usize)>,
-    order: VecDeque<Rc<str>>,
-    bytes: usize,
-    forged: HashMap<Rc<str>, (u64, Failure, u64)>,
-    forged_order: VecDeque<Rc<str>>,
+    verified: Bounded<Verified>,
+    /// Forged tokens: (remembered until, the failure, the key generation that refused it).
+    forged: Bounded<(u64, Failure, u64)>,
 }
 
 impl VerifyCache {
     pub fn new(config: CacheConfig) -> VerifyCache {
         VerifyCache {
             config,
-            entries: HashMap::new(),
-            order: VecDeque::new(),
-            bytes: 0,
-            forged: HashMap::new(),
-            forged_order: VecDeque::new(),
+            verified: Bounded::new(config.max_entries, config.max_bytes),
+            forged: Bounded::new(NEGATIVE_MAX_ENTRIES, usize::MAX),
         }
     }
 
@@ -101,84 +96,96 @@ impl VerifyCache {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.verified.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.verified.entries.is_empty()
     }
 
-    pub fn lookup(&mut self, token: &str, now: u64) -> Lookup {
+    /// An expired entry is a miss; it stays until it is replaced or evicted, which keeps
+    /// every entry in the eviction order exactly once.
+    pub fn lookup(&self, token: &str, now: u64) -> Lookup {
         if !self.config.enabled {
             return Lookup::Miss;
         }
-        if let Some((verified, _)) = self.entries.get(token) {
+        if let Some(verified) = self.verified.get(token) {
             if now <= verified.usable_until {
                 return Lookup::Hit(verified.clone());
             }
-            self.remove(token);
         }
         match self.forged.get(token) {
             Some((until, failure, generation)) if now <= *until => {
                 Lookup::Forged(failure.clone(), *generation)
             }
-            Some(_) => {
-                self.forged.remove(token);
-                Lookup::Miss
-            }
-            None => Lookup::Miss,
+            _ => Lookup::Miss,
         }
     }
 
     pub fn insert(&mut self, token: &str, verified: Verified) {
-        if !self.config.enabled || self.config.max_entries == 0 {
+        if self.config.enabled {
+            let size = 2 * token.len() + ENTRY_OVERHEAD_BYTES;
+            self.verified.insert(token, verified, size);
+        }
+    }
+
+    pub fn insert_forged(&mut self, token: &str, now: u64, failure: Failure, generation: u64) {
+        if self.config.enabled {
+            let until = now.saturating_add(NEGATIVE_TTL_SECONDS);
+            self.forged.insert(token, (until, failure, generation), token.len());
+        }
+    }
+}
+
+/// A map bounded by entry count and by approximate bytes, evicting the oldest insert
+/// first. Every key is in `order` exactly once, so `order` never outgrows `entries`.
+struct Bounded<V> {
+    entries: HashMap<Rc<str>, (V, usize)>,
+    order: VecDeque<Rc<str>>,
+    bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl<V> Bounded<V> {
+    fn new(max_entries: usize, max_bytes: usize) -> Bounded<V> {
+        Bounded {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            max_entries,
+            max_bytes,
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&V> {
+        self.entries.get(key).map(|(value, _)| value)
+    }
+
+    /// Inserts or replaces; a replacement keeps the key's place in the eviction order
+    /// (a key's size never changes: it is derived from the key).
+    fn insert(&mut self, key: &str, value: V, size: usize) {
+        if self.max_entries == 0 || size > self.max_bytes {
             return;
         }
-        let size = 2 * token.len() + ENTRY_OVERHEAD_BYTES;
-        if size > self.config.max_bytes {
+        if let Some((old, _)) = self.entries.get_mut(key) {
+            *old = value;
             return;
         }
-        self.remove(token);
-        while self.entries.len() >= self.config.max_entries
-            || self.bytes + size > self.config.max_bytes
+        while self.entries.len() >= self.max_entries
+            || self.bytes.saturating_add(size) > self.max_bytes
         {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
-            self.remove(&oldest);
+            if let Some((_, freed)) = self.entries.remove(&oldest) {
+                self.bytes = self.bytes.saturating_sub(freed);
+            }
         }
-        let key: Rc<str> = Rc::from(token);
+        let key: Rc<str> = Rc::from(key);
         self.order.push_back(key.clone());
-        self.entries.insert(key, (verified, size));
-        self.bytes += size;
-    }
-
-    pub fn insert_forged(&mut self, token: &str, now: u64, failure: Failure, generation: u64) {
-        if !self.config.enabled {
-            return;
-        }
-        while self.forged.len() >= NEGATIVE_MAX_ENTRIES {
-            let Some(oldest) = self.forged_order.pop_front() else {
-                break;
-            };
-            self.forged.remove(&oldest);
-        }
-        let key: Rc<str> = Rc::from(token);
-        self.forged_order.push_back(key.clone());
-        self.forged.insert(
-            key,
-            (
-                now.saturating_add(NEGATIVE_TTL_SECONDS),
-                failure,
-                generation,
-            ),
-        );
-    }
-
-    fn remove(&mut self, token: &str) {
-        if let Some((_, size)) = self.entries.remove(token) {
-            self.bytes = self.bytes.saturating_sub(size);
-        }
+        self.entries.insert(key, (value, size));
+        self.bytes = self.bytes.saturating_add(size);
     }
 }
 
@@ -221,6 +228,25 @@ mod tests {
     }
 
     #[test]
+    fn eviction_order_stays_as_small_as_the_cache() {
+        // Expired entries that come back (forgeries replayed after the negative TTL,
+        // tokens re-verified) must not pile up in the eviction order.
+        let mut c = VerifyCache::new(CacheConfig::default());
+        for round in 0..5u64 {
+            let now = round * (NEGATIVE_TTL_SECONDS + 1);
+            for i in 0..100 {
+                let token = format!("t{i}");
+                assert!(matches!(c.lookup(&token, now), Lookup::Miss));
+                c.insert_forged(&token, now, bad(), 0);
+                c.insert(&token, entry(now));
+            }
+        }
+        assert_eq!(c.forged.order.len(), 100);
+        assert_eq!(c.verified.order.len(), 100);
+        assert_eq!(c.len(), 100);
+    }
+
+    #[test]
     fn byte_budget_is_respected() {
         let mut c = VerifyCache::new(CacheConfig {
             enabled: true,
@@ -230,7 +256,7 @@ mod tests {
         for i in 0..20 {
             c.insert(&format!("{i:0>100}"), entry(10));
         }
-        assert!(c.bytes <= 1000);
+        assert!(c.verified.bytes <= 1000);
         assert!(!c.is_empty());
     }
 
