@@ -299,17 +299,28 @@ impl Policy {
         wanted: &[String],
     ) -> Result<String, Failure> {
         let denied = |d| Failure::new(Reason::AudienceNotAllowed, d);
-        let audiences: Vec<&str> = match claims.get("aud") {
+        let several: Vec<&str>;
+        let one: [&str; 1];
+        let audiences: &[&str] = match claims.get("aud") {
             None => match (self.missing_audience, client) {
-                (MissingAudience::SelfClient, Some(c)) => vec![c],
+                (MissingAudience::SelfClient, Some(c)) => {
+                    one = [c];
+                    &one
+                }
                 _ => return Err(denied("token has no audience (aud)")),
             },
-            Some(Value::String(a)) => vec![a.as_str()],
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(Value::as_str)
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| denied("token audience is malformed"))?,
+            Some(Value::String(a)) => {
+                one = [a.as_str()];
+                &one
+            }
+            Some(Value::Array(list)) => {
+                several = list
+                    .iter()
+                    .map(Value::as_str)
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| denied("token audience is malformed"))?;
+                &several
+            }
             Some(_) => return Err(denied("token audience is malformed")),
         };
         if audiences.is_empty() || audiences.iter().any(|a| a.is_empty()) {
