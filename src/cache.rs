@@ -132,7 +132,8 @@ impl VerifyCache {
     pub fn insert_forged(&mut self, token: &str, now: u64, failure: Failure, generation: u64) {
         if self.config.enabled {
             let until = now.saturating_add(NEGATIVE_TTL_SECONDS);
-            self.forged.insert(token, (until, failure, generation), token.len());
+            self.forged
+                .insert(token, (until, failure, generation), token.len());
         }
     }
 }

@@ -128,7 +128,9 @@ fn lone_bearer<'a>(value: &'a [u8], prefix: &str) -> Option<&'a str> {
         && spaces > 0
         && !token.is_empty()
         && token.iter().all(|b| is_token_byte(*b));
-    well_formed.then(|| std::str::from_utf8(token).ok()).flatten()
+    well_formed
+        .then(|| std::str::from_utf8(token).ok())
+        .flatten()
 }
 
 /// Printable ASCII but `,`, `"` and `;` (list, quote and cookie separators). A table,
@@ -153,10 +155,7 @@ fn is_token_byte(b: u8) -> bool {
 /// A token needs at least one character and no whitespace, comma or quote; the JWS
 /// structure itself is checked by the verifier.
 fn token_or_invalid(candidate: &str) -> Seen<'_> {
-    let ok = !candidate.is_empty()
-        && candidate
-            .bytes()
-            .all(is_token_byte);
+    let ok = !candidate.is_empty() && candidate.bytes().all(is_token_byte);
     if ok {
         Seen::Token(candidate)
     } else {
