@@ -248,12 +248,18 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
             ),
         },
     };
-    let rules = raw
+    let mut rules = raw
         .rules
         .into_iter()
         .enumerate()
         .map(|(i, r)| compile_rule(r, i, &audiences))
         .collect::<Result<Vec<_>, _>>()?;
+    let service_audiences = service_audiences(&audiences, &rules);
+    for rule in rules.iter_mut().filter(|r| r.audiences.is_empty()) {
+        // An anonymous rule still checks a token that is present: against what the
+        // service answers to.
+        rule.audiences.clone_from(&service_audiences);
+    }
     let sources = compile_sources(raw.token)?;
     let forward = compile_forward(raw.forward)?;
     let realm = match raw.responses.realm {
@@ -271,7 +277,7 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
     }
     Ok(Policy {
         issuers,
-        audiences,
+        audiences: service_audiences,
         clients,
         multiple_audiences,
         missing_audience: raw.missing_audience,
@@ -470,6 +476,23 @@ fn compile_clients(
         clients.insert(client, per_audience);
     }
     Ok(clients)
+}
+
+/// The audiences this service answers to: the top-level list, or else every audience
+/// its rules name (first seen first). They check a token on an anonymous rule without
+/// audiences of its own and on a request no rule matches (`unmatched: deny`).
+/// With no audience anywhere (only anonymous rules), a present token passes nowhere.
+fn service_audiences(top_level: &[String], rules: &[Rule]) -> Vec<String> {
+    if !top_level.is_empty() {
+        return top_level.to_vec();
+    }
+    let mut all: Vec<String> = Vec::new();
+    for audience in rules.iter().flat_map(|r| &r.audiences) {
+        if !all.contains(audience) {
+            all.push(audience.clone());
+        }
+    }
+    all
 }
 
 fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule, ConfigError> {

@@ -171,6 +171,50 @@ fn unmatched_path_is_denied() {
     );
 }
 
+/// Without top-level `audiences`, the service answers to every audience its rules name:
+/// a valid token passes an anonymous rule, and an unmatched path is 403, not 401.
+#[test]
+fn audiences_only_on_rules_still_check_anonymous_and_unmatched_requests() {
+    let mut config = seed_config();
+    config.as_object_mut().unwrap().remove("audiences");
+    for rule in config["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .skip(1)
+        .take(2)
+    {
+        rule["audiences"] = json!(["orders-api"]);
+    }
+    let p = policy(&config);
+    let valid = rs256(&claims(
+        "customer-portal",
+        json!("orders-api"),
+        "orders:read",
+    ));
+    let elsewhere = rs256(&claims(
+        "customer-portal",
+        json!("billing-api"),
+        "orders:read",
+    ));
+    assert_eq!(
+        outcome(&run(&p, &get("/healthz", Some(&valid)))),
+        (200, "allowed")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/healthz", Some(&elsewhere)))),
+        (401, "audience_not_allowed")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/admin", Some(&valid)))),
+        (403, "insufficient_scope")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/admin", Some(&elsewhere)))),
+        (401, "audience_not_allowed")
+    );
+}
+
 #[test]
 fn spoofed_identity_headers_are_removed_on_every_path() {
     let p = policy(&seed_config());
