@@ -18,7 +18,15 @@ impl ClaimCondition {
     /// A JSON value means equals, a list means any of, an object names one operator.
     pub fn parse(value: &Value, path: &str) -> Result<ClaimCondition, ConfigError> {
         let object = match value {
-            Value::Array(list) => return Ok(ClaimCondition::AnyOf(list.clone())),
+            Value::Array(list) if !list.is_empty() => {
+                return Ok(ClaimCondition::AnyOf(list.clone()))
+            }
+            Value::Array(_) => {
+                return Err(ConfigError::new(
+                    path,
+                    "an empty list can never hold; expected at least one value",
+                ))
+            }
             Value::Object(object) => object,
             other => return Ok(ClaimCondition::Equals(other.clone())),
         };
@@ -58,14 +66,16 @@ impl ClaimCondition {
     }
 
     /// Whether the claims satisfy the condition. A claim that is absent (or `null`)
-    /// fails every condition but `present: false`.
+    /// fails every condition but `present: false`. An array claim equals a scalar when
+    /// one of its elements does (`groups: ["a", "b"]` equals `"a"`, as Istio's
+    /// `request.auth.claims[groups]` matches).
     pub fn holds(&self, claims: &Object, name: &str) -> bool {
         let value = json::lookup(claims, name).filter(|v| !v.is_null());
         match (self, value) {
             (ClaimCondition::Present(want), v) => *want == v.is_some(),
             (_, None) => false,
-            (ClaimCondition::Equals(want), Some(v)) => v == want,
-            (ClaimCondition::AnyOf(options), Some(v)) => options.contains(v),
+            (ClaimCondition::Equals(want), Some(v)) => equals(v, want),
+            (ClaimCondition::AnyOf(options), Some(v)) => options.iter().any(|o| equals(v, o)),
             (ClaimCondition::ContainsAny(wanted), Some(v)) => {
                 let have = elements(v);
                 wanted.iter().any(|w| have.contains(&w))
@@ -75,6 +85,14 @@ impl ClaimCondition {
                 wanted.iter().all(|w| have.contains(&w))
             }
         }
+    }
+}
+
+/// The whole value, or, for an array claim and a scalar wanted, one of its elements.
+fn equals(claim: &Value, want: &Value) -> bool {
+    match (claim, want) {
+        (Value::Array(items), scalar) if !scalar.is_array() => items.contains(scalar),
+        _ => claim == want,
     }
 }
 
@@ -117,11 +135,24 @@ mod tests {
     }
 
     #[test]
+    fn an_array_claim_equals_each_of_its_elements() {
+        let c = claims(json!({"groups": ["hr-staff", "x"], "tenant": "t1"}));
+        assert!(cond(json!("hr-staff")).holds(&c, "groups"));
+        assert!(cond(json!({"equals": "x"})).holds(&c, "groups"));
+        assert!(cond(json!(["admin", "hr-staff"])).holds(&c, "groups"));
+        assert!(cond(json!({"equals": ["hr-staff", "x"]})).holds(&c, "groups"));
+        assert!(!cond(json!({"equals": ["hr-staff"]})).holds(&c, "groups"));
+        assert!(!cond(json!("admin")).holds(&c, "groups"));
+        assert!(!cond(json!(["t1"])).holds(&c, "groups"));
+    }
+
+    #[test]
     fn bad_conditions_are_config_errors() {
         for bad in [
             json!({}),
             json!({"equals": 1, "any_of": [1]}),
             json!({"any_of": []}),
+            json!([]),
             json!({"present": "yes"}),
             json!({"regex": "x"}),
         ] {
