@@ -100,7 +100,7 @@ impl Fetcher {
         }
     }
 
-    pub fn on_response(&mut self, shared: &Shared, token: u32, body_size: usize) {
+    pub fn on_response(&mut self, shared: &Shared, token: u32, headers: usize, body_size: usize) {
         let now_ms = now_millis();
         let Some(fetch) = self
             .issuers
@@ -111,7 +111,7 @@ impl Fetcher {
         };
         let stage = fetch.in_flight.map(|(_, s)| s);
         fetch.in_flight = None;
-        let finished = match (stage, read_body(body_size)) {
+        let finished = match (stage, read_body(headers, body_size)) {
             (_, Err(problem)) => Some(Err(problem)),
             (Some(Stage::Discovery), Ok(body)) => {
                 match remote::parse_discovery(&body, &fetch.issuer) {
@@ -427,8 +427,14 @@ impl IssuerFetch {
     }
 }
 
-/// The callout's body, if it answered 200 within the size cap.
-fn read_body(body_size: usize) -> Result<Vec<u8>, &'static str> {
+/// The callout's body, if it answered 200 within the size cap. A callout that failed
+/// (timeout, reset — even after its headers arrived) comes with no headers and no
+/// response to read: asking Envoy for its headers then fails, which the SDK turns into
+/// a panic, so nothing is read.
+fn read_body(headers: usize, body_size: usize) -> Result<Vec<u8>, &'static str> {
+    if headers == 0 {
+        return Err("no response (timeout or reset)");
+    }
     let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()

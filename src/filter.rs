@@ -53,12 +53,12 @@ impl Context for Root {
     fn on_http_call_response(
         &mut self,
         token: u32,
-        _headers: usize,
+        headers: usize,
         body_size: usize,
         _trailers: usize,
     ) {
         if let (Some(fetcher), Some(shared)) = (&mut self.fetcher, &self.shared) {
-            fetcher.on_response(shared, token, body_size);
+            fetcher.on_response(shared, token, headers, body_size);
         }
     }
 }

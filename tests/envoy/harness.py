@@ -119,7 +119,7 @@ class KeyServer:
     """A stand-in IdP: serves configurable bodies per path, counts fetches."""
 
     def __init__(self) -> None:
-        self.routes: dict = {}  # path -> (status, body bytes, delay seconds)
+        self.routes: dict = {}  # path -> (status, body bytes, delay seconds, cut)
         self.hits: dict = {}
         self.times: dict = {}  # path -> [time.monotonic() of each fetch]
         self.lock = threading.Lock()
@@ -137,16 +137,21 @@ class KeyServer:
                 with outer.lock:
                     outer.hits[path] = outer.hits.get(path, 0) + 1
                     outer.times.setdefault(path, []).append(time.monotonic())
-                    status, body, delay = outer.routes.get(path, (404, b"not found", 0.0))
+                    status, body, delay, cut = outer.routes.get(path, (404, b"not found", 0.0, False))
                 if delay:
                     time.sleep(delay)
                 try:
                     self.send_response(status)
                     self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(body)))
+                    # cut: promise more than is sent, then close: a reset mid-body
+                    self.send_header("content-length", str(len(body) * (2 if cut else 1)))
                     self.end_headers()
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
+                    if cut:
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                except (BrokenPipeError, ConnectionResetError, OSError):
                     pass  # Envoy gave up first (a test of timeout_ms)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -154,13 +159,14 @@ class KeyServer:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def set(self, path: str, body: Union[bytes, str, dict], status: int = 200, delay: float = 0.0) -> None:
+    def set(self, path: str, body: Union[bytes, str, dict], status: int = 200, delay: float = 0.0,
+            cut: bool = False) -> None:
         if isinstance(body, dict):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
         with self.lock:
-            self.routes[path] = (status, body, delay)
+            self.routes[path] = (status, body, delay, cut)
 
     def count(self, path: str) -> int:
         with self.lock:

@@ -38,9 +38,9 @@ def launch(start_envoy, idp):
     failed), so the test is not about the first-fetch wait.
     """
 
-    def go(body, status=200, delay=0.0, kind="remote", warm=True, **over):
+    def go(body, status=200, delay=0.0, kind="remote", warm=True, cut=False, **over):
         path = f"/t{next(_n)}/jwks.json"
-        idp.set(path, body, status, delay)
+        idp.set(path, body, status, delay, cut)
         env = start_envoy(remote_config(path, kind, **over), extra_clusters={"idp": idp.port})
         if warm:
             wait_first_fetch(env)
@@ -185,6 +185,29 @@ def test_idp_down_after_good_fetch_keeps_last_keys(launch, idp):
     r = env.request("GET", "/orders", token=t)
     assert r.status == 401 and r.upstream is None, r
     assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+
+
+def test_reset_in_the_middle_of_the_body_is_a_failed_fetch_not_a_trap(launch, idp):
+    # Envoy reports a callout that failed after its headers with no response at all;
+    # reading that response's headers then fails, and the SDK would panic on it.
+    env, path = launch(jwtkit.jwks(K().rsa), refresh_seconds=1, timeout_ms=1000)
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+    failed = env.counter("jwks_fetch_failed")
+    idp.set(path, jwtkit.jwks(K().rsa), cut=True)
+    deadline = time.monotonic() + 6
+    while env.counter("jwks_fetch_failed") < failed + 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert env.counter("jwks_fetch_failed") >= failed + 2, "the cut responses were not counted as failed fetches"
+    assert_allowed(env.request("GET", "/orders", token=scenario.token(sub="after")))
+    assert env.alive()
+    assert not [l for l in env.log().splitlines() if "panicked" in l or "Wasm VM failed" in l]
+
+
+def test_first_fetch_reset_mid_body_is_503_not_a_trap(launch):
+    env, _ = launch(jwtkit.jwks(K().rsa), cut=True, timeout_ms=1000)
+    assert_unavailable(env.request("GET", "/orders", token=scenario.token()))
+    assert env.alive()
+    assert not [l for l in env.log().splitlines() if "panicked" in l or "Wasm VM failed" in l]
 
 
 def test_unknown_cluster_is_503_not_a_trap(launch):
