@@ -37,9 +37,10 @@ pub fn decide_cached(
         );
     }
     let host = rules::host_without_port(&req.authority);
+    let path = paths::without_parameters(path);
     let info = RouteInfo {
         method: &req.method,
-        path,
+        path: &path,
         host: &host,
         route: req.route.as_deref(),
     };

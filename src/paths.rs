@@ -1,6 +1,8 @@
 //! Path safety: a request path the filter cannot compare to its rules the way the
 //! upstream will read it is refused, so a prefix rule can never be bypassed by spelling.
 
+use std::borrow::Cow;
+
 /// Why a path cannot be matched safely.
 #[derive(Debug, PartialEq, Eq)]
 pub enum UnsafePath {
@@ -13,6 +15,20 @@ pub enum UnsafePath {
     ControlCharacter,
 }
 
+/// The path as servlet-style upstreams (Tomcat, Spring, Jetty) read it: every segment's
+/// `;parameters` dropped (`/hr;x=1/list` → `/hr/list`). Rules are matched against this,
+/// so a parameter cannot move a request out from under a rule.
+pub fn without_parameters(path: &str) -> Cow<'_, str> {
+    if !path.contains(';') {
+        return Cow::Borrowed(path);
+    }
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or(segment))
+        .collect();
+    Cow::Owned(segments.join("/"))
+}
+
 /// The path without its query string or fragment.
 pub fn strip_query(path: &str) -> &str {
     let end = path.find(['?', '#']).unwrap_or(path.len());
@@ -23,7 +39,8 @@ pub fn strip_query(path: &str) -> &str {
 /// segments (`//`, which Envoy's `merge_slashes` removes), a backslash, NUL or other
 /// control characters, and percent-escapes of `/`, `\`, `.` or of any other unreserved
 /// character (an upstream that decodes them would see a different path than the rules),
-/// as well as malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine.
+/// as well as malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine. Segment
+/// checks apply after `;parameters` are dropped ([`without_parameters`]).
 pub fn check(path: &str) -> Result<(), UnsafePath> {
     if path == "*" {
         return Ok(());
@@ -59,6 +76,9 @@ pub fn check(path: &str) -> Result<(), UnsafePath> {
         }
         i += 1;
     }
+    // Segments as the upstream may read them: `..;x` is `..` to a servlet container.
+    let path = without_parameters(path);
+    let path = path.as_ref();
     for segment in path.split('/').skip(1) {
         match segment {
             "." | ".." => return Err(UnsafePath::DotSegment),
@@ -110,6 +130,10 @@ mod tests {
             "/a%zz",
             "/a%2",
             "orders",
+            "/orders/..;/hr",
+            "/orders/..;x=1/hr",
+            "/orders/.;/x",
+            "/orders/;/x",
         ] {
             assert!(check(strip_query(bad)).is_err(), "{bad}");
         }
@@ -129,6 +153,15 @@ mod tests {
         ] {
             assert!(check(strip_query(good)).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn parameters_are_dropped_for_matching() {
+        assert_eq!(without_parameters("/hr;x=1/list"), "/hr/list");
+        assert_eq!(without_parameters("/hr;/orders"), "/hr/orders");
+        assert_eq!(without_parameters("/orders;jsessionid=1"), "/orders");
+        assert!(matches!(without_parameters("/orders/1"), Cow::Borrowed(_)));
+        assert!(check("/orders;jsessionid=1").is_ok());
     }
 
     #[test]

@@ -293,9 +293,15 @@ pub fn set_headers(d: &Decision) -> Vec<(&str, &str)> {
 }
 
 /// The path a rule sees: without query string or fragment.
-fn bare_path(path: &str) -> &str {
+/// The path as the upstream reads it: no query or fragment, no `;parameters` in any
+/// segment (servlet containers drop them).
+fn bare_path(path: &str) -> String {
     let end = path.find(['?', '#']).unwrap_or(path.len());
-    &path[..end]
+    path[..end]
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or(segment))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// An independent, conservative restatement of "a path that can be matched safely".
@@ -418,6 +424,7 @@ pub fn check_decision(req: &Request, d: &Decision, signed: Option<&[u8]>) {
     }
     // Allow: independently justified.
     let path = bare_path(&req.path);
+    let path = path.as_str();
     assert!(plainly_safe(path), "allowed an unsafe path {:?}", req.path);
     // A blank `authorization` value carries no credential (SPEC: none is found there).
     let auth: Vec<&[u8]> = req
