@@ -58,8 +58,11 @@ pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
     }
     for source in &policy.sources.sources {
         match source {
-            TokenSource::Header { name, .. } => {
-                if req.header_values(name).next().is_some() {
+            TokenSource::Header { name, prefix } => {
+                if req
+                    .header_values(name)
+                    .any(|v| token::holds_credential(v, prefix.as_deref()))
+                {
                     remove(name, &mut ops);
                 }
             }
@@ -72,9 +75,11 @@ pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
                 }
             }
             TokenSource::Cookie { name } => {
-                let cookies: Vec<&str> = req
+                // Lossy only for headers that cannot hold our cookie here: with it inside,
+                // non-UTF-8 bytes make the request invalid and it is never forwarded.
+                let cookies: Vec<std::borrow::Cow<str>> = req
                     .header_values("cookie")
-                    .filter_map(|v| std::str::from_utf8(v).ok())
+                    .map(String::from_utf8_lossy)
                     .collect();
                 if cookies
                     .iter()

@@ -81,10 +81,17 @@ impl TokenSources {
                 }
                 TokenSource::Cookie { name } => {
                     for value in req.header_values("cookie") {
-                        let Ok(text) = std::str::from_utf8(value) else {
-                            continue;
-                        };
-                        seen.extend(cookie_values(text, name).map(token_or_invalid));
+                        match std::str::from_utf8(value) {
+                            Ok(text) => {
+                                seen.extend(cookie_values(text, name).map(token_or_invalid))
+                            }
+                            // Our cookie in a header with non-UTF-8 bytes: a credential,
+                            // and a broken one (it must not go unseen).
+                            Err(_) => seen.extend(
+                                cookie_values(&String::from_utf8_lossy(value), name)
+                                    .map(|_| Seen::Invalid),
+                            ),
+                        }
                     }
                 }
             }
@@ -161,6 +168,12 @@ fn token_or_invalid(candidate: &str) -> Seen<'_> {
     } else {
         Seen::Invalid
     }
+}
+
+/// Whether a value of a token header holds a credential of ours (well-formed or not);
+/// another scheme's credential (`Basic …`) is not ours to remove.
+pub fn holds_credential(value: &[u8], prefix: Option<&str>) -> bool {
+    prefix.and_then(|p| lone_bearer(value, p)).is_some() || from_header(value, prefix).is_some()
 }
 
 /// The credentials one header value holds, or `None` when it holds none of ours.

@@ -305,16 +305,40 @@ fn non_utf8_spoofed_identity_header_is_removed_and_request_allowed() {
     assert!(set_ops(&d).contains(&("x-jwt-sub".into(), "user-1".into())));
 }
 
+/// Non-UTF-8 bytes in a cookie header do not hide our cookie: it counts as a broken
+/// credential (beside a bearer token: two credentials). Other cookies are ignored.
 #[test]
-fn non_utf8_cookie_with_a_cookie_source_is_ignored() {
+fn non_utf8_cookie_header_is_seen_when_it_holds_our_cookie() {
     let p = policy(&config_with_sources(json!([
         {"header": "authorization", "prefix": "Bearer"},
         {"cookie": "jwt"}
     ])));
     let req = add_header(good_request(), "cookie", b"jwt=\xff\xfe");
+    assert_refused(&p, &req, (400, "multiple_tokens"));
+    let req = add_header(good_request(), "cookie", b"jwt=abc; x=\xff");
+    assert_refused(&p, &req, (400, "multiple_tokens"));
+    let req = add_header(get("/orders/1", None), "cookie", b"jwt=abc; x=\xff");
+    assert_refused(&p, &req, (401, "invalid_token"));
+    let req = add_header(good_request(), "cookie", b"a=\xff");
     assert_eq!(outcome(&run(&p, &req)), (200, "allowed"));
     let req = add_header(get("/orders/1", None), "cookie", b"a=\xff");
     assert_refused(&p, &req, (401, "missing_token"));
+}
+
+/// `keep_token: false` removes our credential, not another scheme's.
+#[test]
+fn another_schemes_credential_is_forwarded() {
+    let p = seed();
+    let req = add_header(
+        get("/healthz", None),
+        "authorization",
+        b"Basic dXNlcjpwYXNz",
+    );
+    let d = run(&p, &req);
+    assert_eq!(outcome(&d), (200, "allowed"));
+    assert!(!removed(&d).contains(&"authorization".to_owned()));
+    let d = run(&p, &good_request());
+    assert!(removed(&d).contains(&"authorization".to_owned()));
 }
 
 // --- spoofed identity headers -------------------------------------------------------
