@@ -592,7 +592,39 @@ fn compile_sources(raw: RawToken) -> Result<TokenSources, ConfigError> {
             .map(|(i, s)| compile_source(s, &format!("token.sources[{i}]")))
             .collect::<Result<_, _>>()?,
     };
+    for (i, source) in sources.iter().enumerate() {
+        if sources
+            .iter()
+            .take(i)
+            .any(|earlier| overlap(earlier, source))
+        {
+            return Err(ConfigError::new(
+                format!("token.sources[{i}]"),
+                "repeats an earlier source: every token would be found twice and refused",
+            ));
+        }
+    }
     Ok(TokenSources { sources, max_bytes })
+}
+
+/// Whether two sources would both find the same credential: the same query parameter
+/// or cookie, or the same header unless both name different prefixes (schemes).
+fn overlap(a: &TokenSource, b: &TokenSource) -> bool {
+    match (a, b) {
+        (TokenSource::Query { name: x }, TokenSource::Query { name: y })
+        | (TokenSource::Cookie { name: x }, TokenSource::Cookie { name: y }) => x == y,
+        (
+            TokenSource::Header { name: x, prefix: p },
+            TokenSource::Header { name: y, prefix: q },
+        ) => {
+            x == y
+                && match (p, q) {
+                    (Some(p), Some(q)) => p.eq_ignore_ascii_case(q),
+                    _ => true,
+                }
+        }
+        _ => false,
+    }
 }
 
 fn compile_source(raw: RawSource, path: &str) -> Result<TokenSource, ConfigError> {

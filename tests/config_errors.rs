@@ -807,3 +807,31 @@ fn client_table_errors_name_their_path() {
         "clients.backoffice.orders-api",
     );
 }
+
+#[test]
+fn a_source_listed_twice_is_refused() {
+    let bearer = json!({"header": "authorization", "prefix": "Bearer"});
+    for (sources, at) in [
+        (
+            json!([bearer, {"header": "authorization", "prefix": "bearer"}]),
+            "token.sources[1]",
+        ),
+        (
+            json!([bearer, {"header": "authorization"}]),
+            "token.sources[1]",
+        ),
+        (
+            json!([{"query": "t"}, bearer, {"query": "t"}]),
+            "token.sources[2]",
+        ),
+        (
+            json!([{"cookie": "c"}, {"cookie": "c"}]),
+            "token.sources[1]",
+        ),
+    ] {
+        refused_at(&seed_with(|c| c["token"] = json!({"sources": sources})), at);
+    }
+    let schemes = json!([bearer, {"header": "authorization", "prefix": "DPoP"}, {"query": "t"}, {"cookie": "t"}]);
+    Policy::from_json(&seed_with(|c| c["token"] = json!({"sources": schemes})).to_string())
+        .unwrap();
+}
