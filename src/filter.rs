@@ -7,7 +7,7 @@ use crate::decision::{Decision, Denial, HeaderOp, KeyWait, Verdict};
 use crate::fetcher::{
     kid_refetch_state, shared_prefix, sync_published, Fetcher, KidRefetch, Parked,
 };
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RuleOutcome};
 use crate::{decide_cached, Policy, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -84,7 +84,13 @@ impl RootContext for Root {
         };
         let shared = Rc::new(Shared {
             cache: RefCell::new(VerifyCache::new(policy.cache)),
-            metrics: Metrics::define(),
+            metrics: Metrics::define(
+                &policy
+                    .rules
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
             policy,
             parked: RefCell::new(Vec::new()),
             kid_wanted: RefCell::new(BTreeSet::new()),
@@ -201,6 +207,7 @@ pub fn apply(shared: &Shared, decision: &Decision) -> Action {
     match &decision.verdict {
         Verdict::Deny(denial) => {
             metrics.denied(denial.reason);
+            metrics.rule_outcome(decision.rule.as_deref(), RuleOutcome::Denied);
             log_line(log::Level::Info, "deny", decision, Some(denial));
             respond(denial);
             Action::Pause
@@ -216,9 +223,11 @@ pub fn apply(shared: &Shared, decision: &Decision) -> Action {
             }
             if let Verdict::DryRunDeny(denial) = verdict {
                 metrics.dry_run_denied();
+                metrics.rule_outcome(decision.rule.as_deref(), RuleOutcome::DryRunDenied);
                 log_line(log::Level::Info, "dry-run deny", decision, Some(denial));
             } else {
                 metrics.allowed();
+                metrics.rule_outcome(decision.rule.as_deref(), RuleOutcome::Allowed);
                 if log::log_enabled!(log::Level::Debug) {
                     log_line(log::Level::Debug, "allow", decision, None);
                 }
@@ -230,9 +239,17 @@ pub fn apply(shared: &Shared, decision: &Decision) -> Action {
 
 /// One line per decision: rule, reason, status, issuer, client, matched audience —
 /// never the token. Values from the token are escaped (`{:?}`) so they cannot forge
-/// log lines; absent ones print as `-`.
+/// log lines, and cut to [`MAX_LOGGED_CHARS`] (a forged token may carry kilobytes);
+/// absent ones print as `-`.
 fn log_line(level: log::Level, what: &str, decision: &Decision, denial: Option<&Denial>) {
-    let shown = |v: &Option<String>| v.as_deref().map_or("-".to_owned(), |s| format!("{s:?}"));
+    let shown = |v: &Option<String>| {
+        v.as_deref().map_or("-".to_owned(), |s| {
+            match s.char_indices().nth(MAX_LOGGED_CHARS) {
+                Some((end, _)) => format!("{:?}…", s.get(..end).unwrap_or_default()),
+                None => format!("{s:?}"),
+            }
+        })
+    };
     let caller = &decision.caller;
     log::log!(
         level,
@@ -245,6 +262,9 @@ fn log_line(level: log::Level, what: &str, decision: &Decision, denial: Option<&
         shown(&caller.matched_audience)
     );
 }
+
+/// Longest issuer, client or audience value written to a log line.
+const MAX_LOGGED_CHARS: usize = 128;
 
 /// Reads only what `decide` needs; header values stay bytes (the SDK's string getters
 /// panic on non-UTF-8 values, which Envoy lets through).

@@ -1,5 +1,7 @@
 //! Envoy counters. Every worker's VM defines the same names, and Envoy keeps one
-//! counter per name, so the values are summed over workers.
+//! counter per name, so the values are summed over workers. Besides the totals of
+//! SPEC §3, each rule has `rule_<name>_{allowed,denied,dry_run_denied}` (the name with
+//! every character but letters, digits and `_` written as `_`).
 
 use crate::cache::CacheUse;
 use crate::decision::Reason;
@@ -18,6 +20,22 @@ pub struct Metrics {
     cache_misses: Option<u32>,
     fetch_ok: Option<u32>,
     fetch_failed: Option<u32>,
+    rules: Vec<RuleCounters>,
+}
+
+/// What became of a request a rule matched.
+#[derive(Clone, Copy)]
+pub enum RuleOutcome {
+    Allowed,
+    Denied,
+    DryRunDenied,
+}
+
+struct RuleCounters {
+    rule: String,
+    allowed: Option<u32>,
+    denied: Option<u32>,
+    dry_run_denied: Option<u32>,
 }
 
 fn define(name: &str) -> Option<u32> {
@@ -31,7 +49,7 @@ fn bump(id: Option<u32>) {
 }
 
 impl Metrics {
-    pub fn define() -> Metrics {
+    pub fn define(rule_names: &[&str]) -> Metrics {
         Metrics {
             allowed: define("requests_allowed"),
             dry_run_denied: define("requests_dry_run_denied"),
@@ -43,7 +61,35 @@ impl Metrics {
             cache_misses: define("verify_cache_misses"),
             fetch_ok: define("jwks_fetch_ok"),
             fetch_failed: define("jwks_fetch_failed"),
+            rules: rule_names
+                .iter()
+                .map(|rule| {
+                    let label: String = rule
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect();
+                    RuleCounters {
+                        rule: (*rule).to_owned(),
+                        allowed: define(&format!("rule_{label}_allowed")),
+                        denied: define(&format!("rule_{label}_denied")),
+                        dry_run_denied: define(&format!("rule_{label}_dry_run_denied")),
+                    }
+                })
+                .collect(),
         }
+    }
+
+    /// Counts the outcome for the rule that matched; requests no rule matched have none.
+    pub fn rule_outcome(&self, rule: Option<&str>, outcome: RuleOutcome) {
+        let Some(counters) = rule.and_then(|name| self.rules.iter().find(|r| r.rule == name))
+        else {
+            return;
+        };
+        bump(match outcome {
+            RuleOutcome::Allowed => counters.allowed,
+            RuleOutcome::Denied => counters.denied,
+            RuleOutcome::DryRunDenied => counters.dry_run_denied,
+        });
     }
 
     pub fn jwks_fetch_ok(&self) {

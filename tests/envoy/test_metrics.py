@@ -65,12 +65,35 @@ CASES = [
 
 @pytest.mark.parametrize("counter,send", CASES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(CASES)])
 def test_each_outcome_moves_exactly_its_counter(env, counter, send):
+    moved = _moved(env, send, "requests_")
+    assert moved == {counter: 1}, f"expected only {counter} +1, got {moved}"
+
+
+def _moved(env, send, prefix):
+    """{counter: change} of the counters starting with prefix that send(env) moved."""
     before = env.counters()
     send(env)
     after = env.counters()
-    moved = {k: after.get(k, 0) - before.get(k, 0) for k in after if k.startswith("requests_")}
-    moved = {k: v for k, v in moved.items() if v}
-    assert moved == {counter: 1}, f"expected only {counter} +1, got {moved}"
+    moved = {k: after.get(k, 0) - before.get(k, 0) for k in after if k.startswith(prefix)}
+    return {k: v for k, v in moved.items() if v}
+
+
+RULE_CASES = [
+    ("rule_orders_read_allowed", lambda e: e.request("GET", "/orders", token=scenario.token())),
+    ("rule_orders_read_denied", lambda e: e.request("GET", "/orders")),
+    ("rule_orders_write_denied", lambda e: e.request("POST", "/orders", token=scenario.token(), body=b"")),
+    ("rule_health_allowed", lambda e: e.request("GET", "/healthz")),
+    ("rule_hr_dry_run_denied", lambda e: e.request("GET", "/hr", token=_hr_token(groups=["eng"]))),
+    ("rule_hr_allowed", lambda e: e.request("GET", "/hr", token=_hr_token(groups=["hr-staff"]))),
+    (None, lambda e: e.request("GET", "/admin")),  # no rule matched
+]
+
+
+@pytest.mark.parametrize("counter,send", RULE_CASES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(RULE_CASES)])
+def test_each_rule_counts_its_outcomes(env, counter, send):
+    # SPEC §1: a rule's name labels it in metrics ("orders-read" → rule_orders_read_*)
+    moved = _moved(env, send, "rule_")
+    assert moved == ({counter: 1} if counter else {}), f"expected only {counter} +1, got {moved}"
 
 
 def test_claim_mismatch_counter(start_envoy):
