@@ -153,15 +153,14 @@ impl HttpContext for Guard {
     }
 }
 
-/// Decides with the VM's cache and counts the cache use.
+/// Decides with the VM's cache (its use is counted by [`apply`], once per request,
+/// however often a request that waited for keys was decided).
 pub fn decide_now(shared: &Shared, request: &Request) -> Decision {
     let now = now_millis() / 1000;
-    let decision = match shared.cache.try_borrow_mut() {
+    match shared.cache.try_borrow_mut() {
         Ok(mut cache) => decide_cached(&shared.policy, &mut cache, request, now),
         Err(_) => decide_cached(&shared.policy, &mut VerifyCache::disabled(), request, now),
-    };
-    shared.metrics.cache_use(decision.cache);
-    decision
+    }
 }
 
 /// Requests one VM holds at most while waiting for keys.
@@ -204,6 +203,7 @@ fn park(shared: &Shared, context_id: u32, request: Request, issuer: &str, wait: 
 /// Applies a decision to the current stream; `Continue` means forward the request.
 pub fn apply(shared: &Shared, decision: &Decision) -> Action {
     let metrics = &shared.metrics;
+    metrics.cache_use(decision.cache);
     match &decision.verdict {
         Verdict::Deny(denial) => {
             metrics.denied(denial.reason);

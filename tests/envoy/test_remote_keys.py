@@ -84,6 +84,9 @@ def test_remote_jwks_token_is_allowed_and_fetched_once(launch, idp):
 def test_first_request_waits_for_a_slow_fetch(launch):
     env, _ = launch(jwtkit.jwks(K().rsa), delay=0.7, timeout_ms=4000, warm=False)
     assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+    # decided twice (before and after the keys came), counted once
+    c = env.counters()
+    assert c.get("verify_cache_hits", 0) + c.get("verify_cache_misses", 0) == 1, c
 
 
 def test_first_request_right_after_start_waits_for_the_fetch(launch):
