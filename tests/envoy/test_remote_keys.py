@@ -169,6 +169,15 @@ def test_unusable_jwks_body_is_503_without_trap(launch, body):
     assert_missing_token(env.request("GET", "/orders"))
 
 
+def test_jwks_over_one_mib_is_refused_without_trap(launch):
+    # a valid key set padded past the 1 MiB cap: refused as a whole, never parsed
+    body = dict(jwtkit.jwks(K().rsa), pad="x" * (1024 * 1024))
+    env, _ = launch(body, timeout_ms=2000)
+    assert_unavailable(env.request("GET", "/orders", token=scenario.token()))
+    assert env.counter("jwks_fetch_failed") >= 1 and env.counter("jwks_fetch_ok") == 0
+    assert env.alive()
+
+
 def test_fetched_jwks_skips_private_and_oct_keys(launch):
     body = {"keys": [K().rsa.private_jwk(), {"kty": "oct", "kid": "h", "k": jwtkit.b64url(b"s" * 32)},
                      {"kty": "RSA", "kid": "bad", "n": "!!", "e": "AQAB"}, K().ec.jwk()]}
