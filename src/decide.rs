@@ -26,25 +26,25 @@ pub fn decide_cached(
     let mut header_ops = forward::sanitize(policy, req);
     let path = paths::strip_query(&req.path);
     if paths::check(path).is_err() {
-        let failure = Failure::new(Reason::InvalidPath, "request path cannot be matched safely");
-        return deny(
-            policy,
-            &failure,
-            None,
-            Caller::default(),
-            Mode::Enforce,
-            header_ops,
-        );
+        return unsafe_path(policy, header_ops);
     }
     let host = rules::host_without_port(&req.authority);
-    let path = paths::without_parameters(path);
-    let info = RouteInfo {
-        method: &req.method,
-        path: &path,
-        host: &host,
-        route: req.route.as_deref(),
+    let rule_for = |path: &str| {
+        let info = RouteInfo {
+            method: &req.method,
+            path,
+            host: &host,
+            route: req.route.as_deref(),
+        };
+        policy.rules.iter().position(|r| r.matcher.matches(&info))
     };
-    let Some(rule) = policy.rules.iter().find(|r| r.matcher.matches(&info)) else {
+    let index = rule_for(path);
+    // Envoy routes on the raw path; servlet upstreams drop `;parameters` from segments.
+    // Both readings must select the same rule, or the path cannot be matched safely.
+    if path.contains(';') && rule_for(&paths::without_parameters(path)) != index {
+        return unsafe_path(policy, header_ops);
+    }
+    let Some(rule) = index.and_then(|i| policy.rules.get(i)) else {
         return unmatched(policy, cache, req, now, header_ops);
     };
     let name = Some(rule.name.clone());
@@ -88,6 +88,19 @@ pub fn decide_cached(
     };
     decision.cache = cache_use;
     decision
+}
+
+/// 400 for a path the rules cannot be matched against the way the upstream reads it.
+fn unsafe_path(policy: &Policy, header_ops: Vec<HeaderOp>) -> Decision {
+    let failure = Failure::new(Reason::InvalidPath, "request path cannot be matched safely");
+    deny(
+        policy,
+        &failure,
+        None,
+        Caller::default(),
+        Mode::Enforce,
+        header_ops,
+    )
 }
 
 /// No rule matched: `allow` passes the request on untouched but for header hygiene;

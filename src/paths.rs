@@ -16,8 +16,9 @@ pub enum UnsafePath {
 }
 
 /// The path as servlet-style upstreams (Tomcat, Spring, Jetty) read it: every segment's
-/// `;parameters` dropped (`/hr;x=1/list` → `/hr/list`). Rules are matched against this,
-/// so a parameter cannot move a request out from under a rule.
+/// `;parameters` dropped (`/hr;x=1/list` → `/hr/list`). A request must select the same
+/// rule by this path as by the raw one, so a parameter cannot move it out from under a
+/// rule.
 pub fn without_parameters(path: &str) -> Cow<'_, str> {
     if !path.contains(';') {
         return Cow::Borrowed(path);

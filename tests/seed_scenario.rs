@@ -215,6 +215,34 @@ fn audiences_only_on_rules_still_check_anonymous_and_unmatched_requests() {
     );
 }
 
+/// Envoy routes on the raw path, servlet upstreams drop `;parameters`: a path whose two
+/// readings select different rules is 400 (`/healthz;x` is not the anonymous /healthz).
+#[test]
+fn path_parameters_must_not_change_the_rule() {
+    let p = policy(&seed_config());
+    let t = rs256(&good_claims());
+    assert_eq!(
+        outcome(&run(&p, &get("/healthz;x", None))),
+        (400, "invalid_path")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/hr;/orders", Some(&t)))),
+        (400, "invalid_path")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/orders;a=1/1", Some(&t)))),
+        (400, "invalid_path")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/1;v=2", Some(&t)))),
+        (200, "allowed")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/..;/hr", Some(&t)))),
+        (400, "invalid_path")
+    );
+}
+
 #[test]
 fn spoofed_identity_headers_are_removed_on_every_path() {
     let p = policy(&seed_config());
