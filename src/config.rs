@@ -11,7 +11,7 @@ use crate::policy::{
     Unmatched,
 };
 use crate::remote::{RawRemote, RemoteConfig, RemoteKeys};
-use crate::rules::{HostPattern, Matcher, Mode, Rule};
+use crate::rules::{metric_label, HostPattern, Matcher, Mode, Rule};
 use crate::token::{TokenSource, TokenSources};
 use serde::Deserialize;
 use serde_json::Value;
@@ -254,6 +254,19 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
         .enumerate()
         .map(|(i, r)| compile_rule(r, i, &audiences))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, rule) in rules.iter().enumerate() {
+        let label = metric_label(&rule.name);
+        if let Some(j) = rules
+            .iter()
+            .take(i)
+            .position(|r| metric_label(&r.name) == label)
+        {
+            return Err(ConfigError::new(
+                format!("rules[{i}].name"),
+                format!("names the same counters as rules[{j}] (rule_{label}_*): rule names must differ in their letters and digits"),
+            ));
+        }
+    }
     let service_audiences = service_audiences(&audiences, &rules);
     for rule in rules.iter_mut().filter(|r| r.audiences.is_empty()) {
         // An anonymous rule still checks a token that is present: against what the
@@ -517,6 +530,12 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
                 "must start with '/'",
             ));
         }
+        if value.as_ref().is_some_and(|p| p.contains(';')) {
+            return Err(ConfigError::new(
+                format!("{match_path}.{field}"),
+                "must not contain ';' (path parameters are not part of what a rule matches)",
+            ));
+        }
     }
     let methods = match m.methods {
         None => None,
@@ -632,13 +651,12 @@ fn compile_source(raw: RawSource, path: &str) -> Result<TokenSource, ConfigError
         (Some(name), None, None) => {
             let name = header_name(&name, &format!("{path}.header"))?;
             let prefix = raw.prefix.filter(|p| !p.is_empty());
-            if prefix
-                .as_ref()
-                .is_some_and(|p| p.contains(char::is_whitespace))
-            {
+            // An auth scheme is an RFC 9110 token: no spaces, commas, quotes or `;`.
+            let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if prefix.as_ref().is_some_and(|p| !p.chars().all(tchar)) {
                 return Err(ConfigError::new(
                     format!("{path}.prefix"),
-                    "must be one word",
+                    "must be one word of letters, digits and !#$%&'*+-.^_`|~ (an auth scheme)",
                 ));
             }
             Ok(TokenSource::Header { name, prefix })

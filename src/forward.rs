@@ -75,8 +75,8 @@ pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
                 }
             }
             TokenSource::Cookie { name } => {
-                // Lossy only for headers that cannot hold our cookie here: with it inside,
-                // non-UTF-8 bytes make the request invalid and it is never forwarded.
+                // The cookie headers are rewritten as one; non-UTF-8 bytes in other
+                // cookies come out as U+FFFD (only when our cookie has to go).
                 let cookies: Vec<std::borrow::Cow<str>> = req
                     .header_values("cookie")
                     .map(String::from_utf8_lossy)

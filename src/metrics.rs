@@ -1,10 +1,11 @@
 //! Envoy counters. Every worker's VM defines the same names, and Envoy keeps one
 //! counter per name, so the values are summed over workers. Besides the totals of
-//! SPEC §3, each rule has `rule_<name>_{allowed,denied,dry_run_denied}` (the name with
-//! every character but letters, digits and `_` written as `_`).
+//! SPEC §3, each rule has `rule_<label>_{allowed,denied,dry_run_denied}`, the label
+//! being [`metric_label`] of its name (unique per configuration).
 
 use crate::cache::CacheUse;
 use crate::decision::Reason;
+use crate::rules::metric_label;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 
@@ -64,10 +65,7 @@ impl Metrics {
             rules: rule_names
                 .iter()
                 .map(|rule| {
-                    let label: String = rule
-                        .chars()
-                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                        .collect();
+                    let label = metric_label(rule);
                     RuleCounters {
                         rule: (*rule).to_owned(),
                         allowed: define(&format!("rule_{label}_allowed")),

@@ -63,6 +63,14 @@ impl HostPattern {
     }
 }
 
+/// A rule's name as it appears in counter names (`rule_<label>_allowed`): letters and
+/// digits kept, every other character written as `_`.
+pub fn metric_label(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
 /// What a rule is matched against.
 pub struct RouteInfo<'a> {
     pub method: &'a str,

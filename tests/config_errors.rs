@@ -835,3 +835,30 @@ fn a_source_listed_twice_is_refused() {
     Policy::from_json(&seed_with(|c| c["token"] = json!({"sources": schemes})).to_string())
         .unwrap();
 }
+
+#[test]
+fn rule_names_must_give_distinct_counter_labels() {
+    let c = seed_with(|c| c["rules"][2]["name"] = json!("orders.read"));
+    let line = refused_at(&c, "rules[2].name");
+    assert!(line.contains("rules[1]"), "{line}");
+    let c = seed_with(|c| c["rules"][3]["name"] = json!("health"));
+    refused_at(&c, "rules[3].name");
+}
+
+#[test]
+fn rule_paths_and_schemes_are_plain() {
+    refused_at(
+        &seed_with(|c| c["rules"][1]["match"]["prefix"] = json!("/orders;v=1")),
+        "rules[1].match.prefix",
+    );
+    for prefix in ["Bearer,", "a,b", "Bear\"er", "Bearer;"] {
+        let sources = json!([{"header": "authorization", "prefix": prefix}]);
+        refused_at(
+            &seed_with(|c| c["token"] = json!({"sources": sources})),
+            "token.sources[0].prefix",
+        );
+    }
+    let sources = json!([{"header": "authorization", "prefix": "DPoP"}]);
+    Policy::from_json(&seed_with(|c| c["token"] = json!({"sources": sources})).to_string())
+        .unwrap();
+}
