@@ -112,3 +112,17 @@ def still_serving(envoy: Envoy) -> None:
     good = getattr(envoy, "good_token", None) or scenario.token
     r = envoy.request("GET", "/orders/1", token=good())
     assert_allowed(r)
+
+
+def assert_unavailable(r: Response) -> None:
+    """503 keys_unavailable (SPEC §2), and the upstream never saw the request."""
+    assert r.status == 503, f"expected 503 keys_unavailable, got {r!r}"
+    assert r.upstream is None
+    assert r.json().get("error") == "temporarily_unavailable", r
+
+
+def assert_vm_healthy(envoy) -> None:
+    """Envoy is up and its log shows no wasm panic or failed VM."""
+    assert envoy.alive()
+    bad = [l for l in envoy.log().splitlines() if "panicked" in l or "Wasm VM failed" in l]
+    assert not bad, bad
