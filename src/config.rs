@@ -254,13 +254,9 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
         .enumerate()
         .map(|(i, r)| compile_rule(r, i, &audiences))
         .collect::<Result<Vec<_>, _>>()?;
-    for (i, rule) in rules.iter().enumerate() {
-        let label = metric_label(&rule.name);
-        if let Some(j) = rules
-            .iter()
-            .take(i)
-            .position(|r| metric_label(&r.name) == label)
-        {
+    let labels: Vec<String> = rules.iter().map(|r| metric_label(&r.name)).collect();
+    for (i, label) in labels.iter().enumerate() {
+        if let Some(j) = labels.iter().take(i).position(|l| l == label) {
             return Err(ConfigError::new(
                 format!("rules[{i}].name"),
                 format!("names the same counters as rules[{j}] (rule_{label}_*): rule names must differ in their letters and digits"),

@@ -7,7 +7,7 @@ use audience_guard::algorithm::Algorithm;
 use audience_guard::cache::{CacheConfig, CacheUse, VerifyCache};
 use audience_guard::decision::KeyWait;
 use audience_guard::remote::parse_jwks;
-use audience_guard::{decide, decide_cached, Policy};
+use audience_guard::{decide, decide_cached, Policy, Request};
 use common::*;
 use serde_json::json;
 
@@ -32,11 +32,7 @@ fn install(p: &Policy, keys: serde_json::Value, at: u64) {
 #[test]
 fn before_the_first_fetch_a_request_waits_then_gets_503() {
     let p = remote_policy();
-    let t = rs256(&claims(
-        "customer-portal",
-        json!("orders-api"),
-        "orders:read",
-    ));
+    let t = rs256(&good_claims());
     let d = decide(&p, &get("/orders/1", Some(&t)), NOW);
     assert_eq!(outcome(&d), (503, "keys_unavailable"));
     assert_eq!(d.wait_for_keys, Some((ISS.to_owned(), KeyWait::FirstFetch)));
@@ -61,11 +57,7 @@ fn fetched_keys_verify_and_an_unknown_kid_asks_for_a_refetch() {
         outcome(&decide(&p, &get("/orders/1", Some(&ec_token)), NOW)),
         (200, "allowed")
     );
-    let rsa_token = rs256(&claims(
-        "customer-portal",
-        json!("orders-api"),
-        "orders:read",
-    ));
+    let rsa_token = rs256(&good_claims());
     let d = decide(&p, &get("/orders/1", Some(&rsa_token)), NOW);
     assert_eq!(outcome(&d), (401, "invalid_token"));
     assert_eq!(d.wait_for_keys, Some((ISS.to_owned(), KeyWait::UnknownKid)));
@@ -99,20 +91,9 @@ fn a_new_key_set_invalidates_cached_verifications() {
     let p = remote_policy();
     let mut c = VerifyCache::new(CacheConfig::default());
     install(&p, json!([rsa_jwk()]), NOW);
-    let t = rs256(&claims(
-        "customer-portal",
-        json!("orders-api"),
-        "orders:read",
-    ));
+    let t = rs256(&good_claims());
     let req = get("/orders/1", Some(&t));
-    assert_eq!(
-        decide_cached(&p, &mut c, &req, NOW).cache,
-        Some(CacheUse::Miss)
-    );
-    assert_eq!(
-        decide_cached(&p, &mut c, &req, NOW).cache,
-        Some(CacheUse::Hit)
-    );
+    miss_then_hit(&p, &mut c, &req);
     // The RSA key is rotated out: the cached verification must not outlive it.
     install(&p, json!([ec_jwk()]), NOW);
     let d = decide_cached(&p, &mut c, &req, NOW);
@@ -150,11 +131,7 @@ fn remote_configuration_is_checked() {
 fn keys_arriving_after_a_503_are_used_at_once_even_with_a_cache() {
     let p = remote_policy();
     let mut c = VerifyCache::new(CacheConfig::default());
-    let t = rs256(&claims(
-        "customer-portal",
-        json!("orders-api"),
-        "orders:read",
-    ));
+    let t = rs256(&good_claims());
     let req = get("/orders/1", Some(&t));
     assert_eq!(
         outcome(&decide_cached(&p, &mut c, &req, NOW)),
@@ -178,23 +155,18 @@ fn a_remembered_forgery_is_checked_again_under_new_keys() {
     let p = remote_policy();
     let mut c = VerifyCache::new(CacheConfig::default());
     install(&p, json!([rsa_jwk()]), NOW);
-    let t = rs256(&claims(
-        "customer-portal",
-        json!("orders-api"),
-        "orders:read",
-    ));
+    let t = rs256(&good_claims());
     let forged = forge(&t);
     let req = get("/orders/1", Some(&forged));
-    assert_eq!(
-        decide_cached(&p, &mut c, &req, NOW).cache,
-        Some(CacheUse::Miss)
-    );
-    assert_eq!(
-        decide_cached(&p, &mut c, &req, NOW).cache,
-        Some(CacheUse::Hit)
-    );
+    miss_then_hit(&p, &mut c, &req);
     install(&p, json!([rsa_jwk()]), NOW);
     let d = decide_cached(&p, &mut c, &req, NOW);
     assert_eq!(outcome(&d), (401, "invalid_token"));
     assert_eq!(d.cache, Some(CacheUse::Hit)); // looked up, but verified again
+}
+
+/// The first decision verifies (a miss), the second is served from the cache.
+fn miss_then_hit(p: &Policy, c: &mut VerifyCache, req: &Request) {
+    assert_eq!(decide_cached(p, c, req, NOW).cache, Some(CacheUse::Miss));
+    assert_eq!(decide_cached(p, c, req, NOW).cache, Some(CacheUse::Hit));
 }

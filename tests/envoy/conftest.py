@@ -72,6 +72,14 @@ def keys() -> scenario.Keys:
 
 
 @pytest.fixture(scope="module")
+def idp() -> harness.KeyServer:
+    """A stand-in identity provider serving key sets (remote-keys tests)."""
+    s = harness.KeyServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
 def start_envoy(upstream) -> Callable[..., Envoy]:
     """Factory: start_envoy(plugin_config, **opts) -> Envoy, stopped at module end."""
     started: list = []

@@ -659,6 +659,11 @@ class Envoy:
             out[short] = out.get(short, 0) + value
         return out
 
+    def fetches_finished(self) -> float:
+        """JWKS/discovery fetches that ended, ok or failed."""
+        c = self.counters()
+        return c.get("jwks_fetch_ok", 0) + c.get("jwks_fetch_failed", 0)
+
     def counter(self, short: str) -> float:
         return self.counters().get(short, 0)
 

@@ -114,6 +114,17 @@ def seed_config(**overrides: Any) -> dict:
     return copy.deepcopy(cfg)
 
 
+def remote_config(path: str, kind: str = "remote", timeout_ms: int = 2000, **over: Any) -> dict:
+    """The seed, its first issuer's keys fetched from ``path`` on the stand-in IdP
+    (cluster ``idp``); ``kind`` is ``remote`` or ``discovery``, ``over`` sets fields."""
+    cfg = seed_config()
+    iss = cfg["issuers"][0]
+    del iss["jwks"]
+    iss[kind] = {"cluster": over.pop("cluster", "idp"), "uri": f"http://idp.example.com{path}",
+                 "refresh_seconds": 600, "timeout_ms": timeout_ms, "min_refetch_seconds": 30, **over}
+    return cfg
+
+
 def seed_issuer(**overrides: Any) -> dict:
     iss = seed_config()["issuers"][0]
     for key, value in overrides.items():

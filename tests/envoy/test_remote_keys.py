@@ -15,25 +15,8 @@ from checks import (
     assert_unavailable,
     assert_vm_healthy,
 )
-from harness import KeyServer
 
 _n = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def idp():
-    s = KeyServer()
-    yield s
-    s.stop()
-
-
-def remote_config(path, kind="remote", **over):
-    cfg = scenario.seed_config()
-    iss = cfg["issuers"][0]
-    del iss["jwks"]
-    iss[kind] = {"cluster": over.pop("cluster", "idp"), "uri": f"http://idp.example.com{path}",
-                 "refresh_seconds": 600, "timeout_ms": 2000, "min_refetch_seconds": 30, **over}
-    return cfg
 
 
 @pytest.fixture
@@ -47,7 +30,7 @@ def launch(start_envoy, idp):
     def go(body, status=200, delay=0.0, kind="remote", warm=True, cut=False, **over):
         path = f"/t{next(_n)}/jwks.json"
         idp.set(path, body, status, delay, cut)
-        env = start_envoy(remote_config(path, kind, **over), extra_clusters={"idp": idp.port})
+        env = start_envoy(scenario.remote_config(path, kind, **over), extra_clusters={"idp": idp.port})
         if warm:
             wait_first_fetch(env)
         return env, path
@@ -58,8 +41,7 @@ def launch(start_envoy, idp):
 def wait_first_fetch(env, timeout=5.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        c = env.counters()
-        if c.get("jwks_fetch_ok", 0) + c.get("jwks_fetch_failed", 0) >= 1:
+        if env.fetches_finished() >= 1:
             return
         time.sleep(0.05)
     raise AssertionError("no JWKS fetch finished within 5 s of start")
@@ -233,7 +215,7 @@ def test_discovery_document_then_jwks(start_envoy, idp):
     disc_path = f"/d{n}/.well-known/openid-configuration"
     idp.set(jwks_path, jwtkit.jwks(K().rsa))
     idp.set(disc_path, {"issuer": scenario.ISS, "jwks_uri": f"http://idp.example.com{jwks_path}"})
-    env = start_envoy(remote_config(disc_path, "discovery"), extra_clusters={"idp": idp.port})
+    env = start_envoy(scenario.remote_config(disc_path, "discovery"), extra_clusters={"idp": idp.port})
     wait_first_fetch(env)
     assert_allowed(env.request("GET", "/orders", token=scenario.token()))
     assert idp.count(jwks_path) >= 1
@@ -245,7 +227,7 @@ def test_discovery_with_wrong_issuer_is_not_trusted(start_envoy, idp):
     disc_path = f"/e{n}/.well-known/openid-configuration"
     idp.set(jwks_path, jwtkit.jwks(K().rsa))
     idp.set(disc_path, {"issuer": "https://evil.example.com/", "jwks_uri": f"http://idp.example.com{jwks_path}"})
-    env = start_envoy(remote_config(disc_path, "discovery", timeout_ms=1000), extra_clusters={"idp": idp.port})
+    env = start_envoy(scenario.remote_config(disc_path, "discovery", timeout_ms=1000), extra_clusters={"idp": idp.port})
     r = env.request("GET", "/orders", token=scenario.token())
     assert r.status in (503, 401) and r.upstream is None, r
     assert idp.count(jwks_path) == 0, "jwks_uri of a discovery document for another issuer was fetched"

@@ -30,18 +30,10 @@ from checks import (
     assert_unavailable,
     assert_vm_healthy,
 )
-from harness import KeyServer
 
 _n = itertools.count()
 WORKERS = 2
 STARTUP_DUPLICATES = 1  # the documented start-up race: at most one extra fetch
-
-
-@pytest.fixture(scope="module")
-def idp():
-    s = KeyServer()
-    yield s
-    s.stop()
 
 
 def K():
@@ -49,12 +41,7 @@ def K():
 
 
 def remote_config(path, kind="remote", **over):
-    cfg = scenario.seed_config()
-    iss = cfg["issuers"][0]
-    del iss["jwks"]
-    iss[kind] = {"cluster": over.pop("cluster", "idp"), "uri": f"http://idp.example.com{path}",
-                 "refresh_seconds": 600, "timeout_ms": 1000, "min_refetch_seconds": 30, **over}
-    return cfg
+    return scenario.remote_config(path, kind, **{"timeout_ms": 1000, **over})
 
 
 def wait_for(predicate, timeout, what, interval=0.05):
@@ -68,11 +55,6 @@ def wait_for(predicate, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
-def fetches_finished(env):
-    c = env.counters()
-    return c.get("jwks_fetch_ok", 0) + c.get("jwks_fetch_failed", 0)
-
-
 @pytest.fixture
 def launch(start_envoy, idp):
     """launch(body, status=200, delay=0, warm=True, **remote) -> (envoy, path), two workers."""
@@ -83,7 +65,7 @@ def launch(start_envoy, idp):
         cfg = config(path) if config else remote_config(path, kind, **over)
         env = start_envoy(cfg, extra_clusters={"idp": idp.port}, concurrency=WORKERS)
         if warm:
-            wait_for(lambda: fetches_finished(env) >= 1, 5, "the first JWKS fetch to finish")
+            wait_for(lambda: env.fetches_finished() >= 1, 5, "the first JWKS fetch to finish")
         return env, path
 
     return go
@@ -317,7 +299,7 @@ def test_discovery_with_two_workers(start_envoy, idp):
     idp.set(disc_path, {"issuer": scenario.ISS, "jwks_uri": f"http://idp.example.com{jwks_path}"})
     env = start_envoy(remote_config(disc_path, "discovery"), extra_clusters={"idp": idp.port},
                       concurrency=WORKERS)
-    wait_for(lambda: fetches_finished(env) >= 1, 5, "the first fetch")
+    wait_for(lambda: env.fetches_finished() >= 1, 5, "the first fetch")
     rs, served, _ = spread(env, 30, lambda i: {"token": scenario.token(sub=f"q{i}")})
     for r in rs:
         assert_allowed(r)
