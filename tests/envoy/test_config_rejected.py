@@ -85,6 +85,14 @@ CASES = {
     "claims-condition-unknown-operator": (_set(["rules", 3, "claims"], {"groups": {"contains": ["a"]}}),
                                           "rules[3].claims"),
     "max-bytes-string": (_set(["token", "max_bytes"], "8192"), "token.max_bytes"),
+    "claims-empty-list": (_set(["rules", 3, "claims"], {"groups": []}), "rules[3].claims.groups"),
+    "source-listed-twice": (_set(["token"], {"sources": [{"header": "authorization", "prefix": "Bearer"},
+                                                         {"header": "authorization", "prefix": "bearer"}]}),
+                            "token.sources[1]"),
+    "prefix-not-one-word": (_set(["token"], {"sources": [{"header": "authorization", "prefix": "Bearer,"}]}),
+                            "token.sources[0].prefix"),
+    "rule-names-same-label": (_set(["rules", 2, "name"], "orders.read"), "rules[2].name"),
+    "rule-prefix-with-semicolon": (_set(["rules", 1, "match", "prefix"], "/orders;v=1"), "rules[1].match.prefix"),
 }
 
 

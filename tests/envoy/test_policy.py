@@ -350,3 +350,17 @@ def test_require_azp_false_and_no_trusted_list(start_envoy):
                                                            client_id="customer-portal"))
     assert_allowed(r)
     assert r.upstream.get("x-jwt-audience") == "orders-api"
+
+
+def test_audiences_only_on_rules(start_envoy):
+    # no top-level audiences: the service answers to every audience its rules name, so a
+    # valid token passes the anonymous rule and is 403 (not 401) on an unmatched path
+    cfg = scenario.seed_config()
+    del cfg["audiences"]
+    for rule in cfg["rules"][1:3]:
+        rule["audiences"] = ["orders-api"]
+    env = start_envoy(cfg)
+    assert_allowed(env.request("GET", "/healthz", token=scenario.token()))
+    assert_forbidden(env.request("GET", "/admin", token=scenario.token()))
+    r = env.request("GET", "/healthz", token=scenario.token(aud="billing-api"))
+    assert r.status == 401 and r.upstream is None, r

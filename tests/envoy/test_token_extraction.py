@@ -224,6 +224,20 @@ def test_non_utf8_cookie_and_query_do_not_trap(multi_source):
     still_serving(multi_source)
 
 
+def test_our_cookie_in_a_non_utf8_cookie_header_is_not_overlooked(multi_source):
+    # a valid bearer token plus our cookie in a header with a non-UTF-8 byte: two
+    # credentials, never "one token" with the cookie forwarded unseen
+    t = scenario.token()
+    r = multi_source.request("GET", "/orders", [("Authorization", f"Bearer {t}"),
+                                                ("Cookie", b"at=abc.def.ghi; x=\xff")])
+    assert_invalid_request(r)
+    r = multi_source.request("GET", "/orders", [("Cookie", b"at=abc.def.ghi; x=\xff")])
+    assert_invalid_token(r)
+    # a non-UTF-8 cookie that is not ours changes nothing
+    assert_allowed(multi_source.request("GET", "/orders", [("Authorization", f"Bearer {t}"),
+                                                            ("Cookie", b"x=\xff")]))
+
+
 def test_non_utf8_path_does_not_trap(seed):
     r = seed.request("GET", "/orders/%FF%FE", token=scenario.token())
     # either allowed (an opaque segment) or refused; never a trap
