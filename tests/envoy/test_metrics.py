@@ -135,6 +135,19 @@ def test_deny_is_logged_once_at_info_with_rule_reason_issuer_client(env):
     assert t not in text and t.split(".")[2] not in text and t.split(".")[1] not in text
 
 
+def test_logged_claim_values_are_cut(env):
+    # an attacker-chosen client id (this token is refused: unknown client) is logged
+    # escaped and cut to 128 characters
+    long_client = "c" * 500
+    mark = env.log_size()
+    r = env.request("GET", "/orders", token=scenario.token(azp=long_client))
+    assert r.status == 403
+    text = env.wait_log(mark, lambda t: "client_not_allowed" in t)
+    line = next(l for l in text.splitlines() if "wasm log" in l and "client_not_allowed" in l)
+    assert f'client="{"c" * 128}"…' in line, line
+    assert "c" * 129 not in line
+
+
 def test_missing_token_deny_is_logged(env):
     mark = env.log_size()
     env.request("GET", "/orders/9")
