@@ -30,7 +30,7 @@ $(VENV)/.installed: $(PY_REQS)
 test: build venv test-native validate test-envoy test-compose test-image
 
 test-native:
-	cargo test --all-targets
+	cargo test --workspace --all-targets
 
 validate: build venv
 	scripts/validate-envoy-configs.sh $(ENVOY)
@@ -69,8 +69,8 @@ token: venv
 
 lint: toolchain
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --lib --target wasm32-wasip1 -- -D warnings
 
 clean:
 	cargo clean

@@ -2,7 +2,7 @@
 //! again and again (cache hits, as `make bench`'s `hot` mix), then 2,000 never-seen
 //! tokens (`cold`), with the time and heap allocations per decision and the share of
 //! the RSA signature. Not a test; run by hand, natively or in V8 (Node's WASI, see
-//! `examples/rsa_bench.rs` for `wasi-run.mjs`):
+//! `examples/verify_bench.rs` for `wasi-run.mjs`):
 //!
 //!     cargo run --release --example hit_path
 //!     cargo build --release --example hit_path --target wasm32-wasip1

@@ -1,10 +1,12 @@
-//! Micro-benchmark: `rsa_verify` vs jwt-simple's RS256 `verify_token` on the same token.
+//! Micro-benchmark: our signature code (`rsa_verify`, `es256`) vs jwt-simple's
+//! `verify_token` on the same tokens (RS256 with the given or a new key, then ES256 with
+//! a new key).
 //! Not a test; run by hand, natively and in V8 (Node's WASI):
 //!
-//!     cargo run --release --example rsa_bench [BITS]   # new key; prints "args: TOKEN N"
-//!     cargo run --release --example rsa_bench TOKEN N  # a given token and modulus
-//!     cargo build --release --example rsa_bench --target wasm32-wasip1
-//!     ITER=1000 node wasi-run.mjs target/wasm32-wasip1/release/examples/rsa_bench.wasm TOKEN N
+//!     cargo run --release --example verify_bench [BITS]   # new key; prints "args: TOKEN N"
+//!     cargo run --release --example verify_bench TOKEN N  # a given token and modulus
+//!     cargo build --release --example verify_bench --target wasm32-wasip1
+//!     ITER=1000 node wasi-run.mjs target/wasm32-wasip1/release/examples/verify_bench.wasm TOKEN N
 //!
 //! `wasi-run.mjs` (the proxy-wasm host imports are linked in but never called; the
 //! module exports both `_start` and `_initialize`, so hand Node's WASI only `_start`):
@@ -22,6 +24,7 @@
 //!     wasi.start({ exports: { memory: inst.exports.memory, _start: inst.exports._start } });
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use ag_math::p256;
 use audience_guard::rsa_verify::{HashAlg, RsaPublicKey};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use jwt_simple::prelude::*;
@@ -97,4 +100,31 @@ fn main() {
         n.len() * 8,
         t_jwt / t_ours
     );
+    es256_section(iterations);
+}
+
+fn es256_section(iterations: u32) {
+    let pair = ES256KeyPair::generate();
+    let token = pair
+        .sign(Claims::create(Duration::from_days(3650)).with_subject("bench"))
+        .unwrap();
+    let theirs = pair.public_key();
+    let t_jwt = time(
+        "jwt-simple ES256PublicKey::verify_token",
+        iterations,
+        || theirs.verify_token::<NoCustomClaims>(&token, None).is_ok(),
+    );
+    let point = theirs.public_key().to_bytes_uncompressed();
+    let ours = p256::PublicKey::from_sec1(&point).unwrap();
+    let (input, sig_b64) = token.rsplit_once('.').unwrap();
+    let sig = Base64UrlSafeNoPadding::decode_to_vec(sig_b64, None).unwrap();
+    let t_ours = time("p256::PublicKey::verify (sig decoded)", iterations, || {
+        ours.verify(input.as_bytes(), &sig)
+    });
+    time("es256 incl. key preparation (cold key)", iterations, || {
+        p256::PublicKey::from_sec1(&point)
+            .unwrap()
+            .verify(input.as_bytes(), &sig)
+    });
+    println!("ES256: jwt-simple / es256 = {:.1}x", t_jwt / t_ours);
 }

@@ -1,0 +1,231 @@
+//! Arithmetic modulo the two 256-bit primes of P-256: the field prime p (coordinates)
+//! and the group order n (scalars), as eight little-endian `u32` limbs: scalars in
+//! Montgomery form (R = 2^256), coordinates as they are (p has a faster reduction).
+//!
+//! 32-bit limbs for the same reason as `rsa_verify`: every limb product is one native
+//! `u32 × u32 → u64` multiply in wasm, where the `p256` crate's 64-bit limbs need an
+//! emulated 128-bit product. All inputs here are public (key, message, signature), so
+//! nothing needs to be constant-time.
+
+use super::solinas::mul_mod_p;
+use crate::montgomery::mont_mul;
+
+/// Eight little-endian 32-bit limbs.
+pub type Limbs = [u32; 8];
+
+/// An odd 256-bit modulus m and how products are reduced modulo it.
+pub struct Modulus {
+    pub m: Limbs,
+    reduction: Reduction,
+}
+
+enum Reduction {
+    /// Montgomery form (values held as a·R mod m).
+    Montgomery {
+        /// -m⁻¹ mod 2^32.
+        m0inv: u32,
+        /// R² mod m: multiplying by it moves a value into Montgomery form.
+        rr: Limbs,
+    },
+    /// p's own shape ([`super::solinas`]); values held as they are.
+    SolinasP256,
+}
+
+/// The field prime p = 2^256 − 2^224 + 2^192 + 2^96 − 1.
+pub const P: Modulus = Modulus {
+    m: [
+        0xffff_ffff,
+        0xffff_ffff,
+        0xffff_ffff,
+        0,
+        0,
+        0,
+        1,
+        0xffff_ffff,
+    ],
+    reduction: Reduction::SolinasP256,
+};
+
+/// The group order n.
+pub const N: Modulus = Modulus {
+    m: [
+        0xfc63_2551,
+        0xf3b9_cac2,
+        0xa717_9e84,
+        0xbce6_faad,
+        0xffff_ffff,
+        0xffff_ffff,
+        0,
+        0xffff_ffff,
+    ],
+    reduction: Reduction::Montgomery {
+        m0inv: 0xee00_bc4f,
+        rr: [
+            0xbe79_eea2,
+            0x8324_4c95,
+            0x49bd_6fa6,
+            0x4699_799c,
+            0x2b6b_ec59,
+            0x2845_b239,
+            0xf3d9_5620,
+            0x66e1_2d94,
+        ],
+    },
+};
+
+/// 32 big-endian bytes → limbs (the value may be ≥ m; callers check).
+pub fn from_be_bytes(bytes: &[u8; 32]) -> Limbs {
+    let mut out = [0u32; 8];
+    for (limb, chunk) in out.iter_mut().zip(bytes.rchunks_exact(4)) {
+        *limb = chunk
+            .iter()
+            .fold(0u32, |acc, &byte| (acc << 8) | u32::from(byte));
+    }
+    out
+}
+
+pub fn is_zero(a: &Limbs) -> bool {
+    a.iter().all(|&limb| limb == 0)
+}
+
+/// a < b.
+pub fn less_than(a: &Limbs, b: &Limbs) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// a + b as 256 bits, and whether it carried out.
+fn add_carry(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+    let mut out = [0u32; 8];
+    let mut carry = 0u64;
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        let v = u64::from(x) + u64::from(y) + carry;
+        *o = v as u32;
+        carry = v >> 32;
+    }
+    (out, carry != 0)
+}
+
+/// a + b, or `None` if it does not fit in 256 bits.
+pub fn checked_add(a: &Limbs, b: &Limbs) -> Option<Limbs> {
+    match add_carry(a, b) {
+        (sum, false) => Some(sum),
+        (_, true) => None,
+    }
+}
+
+/// a − b mod 2^256, and whether it borrowed.
+pub(super) fn sub_borrow(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+    let mut out = [0u32; 8];
+    let mut borrow = 0u64;
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        let d = u64::from(x).wrapping_sub(u64::from(y)).wrapping_sub(borrow);
+        *o = d as u32;
+        borrow = d >> 63;
+    }
+    (out, borrow != 0)
+}
+
+impl Modulus {
+    /// a + b mod m, for a, b < m.
+    pub fn add(&self, a: &Limbs, b: &Limbs) -> Limbs {
+        let (sum, carry) = add_carry(a, b);
+        if carry || !less_than(&sum, &self.m) {
+            sub_borrow(&sum, &self.m).0
+        } else {
+            sum
+        }
+    }
+
+    /// a − b mod m, for a, b < m.
+    pub fn sub(&self, a: &Limbs, b: &Limbs) -> Limbs {
+        let (diff, borrow) = sub_borrow(a, b);
+        if borrow {
+            add_carry(&diff, &self.m).0
+        } else {
+            diff
+        }
+    }
+
+    /// The product of a and b in the form values are held in (a, b < m): a·b·R⁻¹ in
+    /// Montgomery form (`rsa_verify`'s multiplication), a·b mod p for p.
+    pub fn mul(&self, a: &Limbs, b: &Limbs) -> Limbs {
+        match &self.reduction {
+            Reduction::Montgomery { m0inv, .. } => {
+                let mut out = [0u32; 8];
+                mont_mul(&mut out, a, b, &self.m, *m0inv);
+                out
+            }
+            Reduction::SolinasP256 => mul_mod_p(a, b),
+        }
+    }
+
+    /// a mod m (a may be any 256-bit value) in the form values are held in.
+    pub fn import(&self, a: &Limbs) -> Limbs {
+        let reduced = self.reduce_once(a);
+        match &self.reduction {
+            Reduction::Montgomery { rr, .. } => self.mul(&reduced, rr),
+            Reduction::SolinasP256 => reduced,
+        }
+    }
+
+    /// a mod m for a < 2^256 (both moduli exceed 2^255, so one subtraction does).
+    pub fn reduce_once(&self, a: &Limbs) -> Limbs {
+        if less_than(a, &self.m) {
+            *a
+        } else {
+            sub_borrow(a, &self.m).0
+        }
+    }
+
+    /// a⁻¹ (in the form values are held in), by Fermat: a^(m−2). Zero maps to zero.
+    pub fn invert(&self, a: &Limbs) -> Limbs {
+        let exponent = sub_borrow(&self.m, &[2, 0, 0, 0, 0, 0, 0, 0]).0;
+        let mut acc = self.import(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        for limb in exponent.iter().rev() {
+            for bit in (0..32).rev() {
+                acc = self.mul(&acc, &acc);
+                if (limb >> bit) & 1 == 1 {
+                    acc = self.mul(&acc, a);
+                }
+            }
+        }
+        acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// n's hard-coded Montgomery constants, recomputed: n·m0inv ≡ −1 mod 2^32, and
+    /// R² mod n from 1 doubled 512 times.
+    #[test]
+    fn constants_are_right() {
+        let Reduction::Montgomery { m0inv, rr } = &N.reduction else {
+            panic!("n is reduced by Montgomery");
+        };
+        assert_eq!(N.m[0].wrapping_mul(*m0inv), u32::MAX);
+        let mut x = [1, 0, 0, 0, 0, 0, 0, 0];
+        for _ in 0..512 {
+            x = N.add(&x, &x);
+        }
+        assert_eq!(&x, rr);
+    }
+
+    #[test]
+    fn inverse_times_value_is_one() {
+        for modulus in [&P, &N] {
+            let one = modulus.import(&[1, 0, 0, 0, 0, 0, 0, 0]);
+            for seed in [2u32, 3, 0xdead_beef, u32::MAX] {
+                let a = modulus.import(&[seed, seed ^ 0x5555, 7, 0, 1, 2, seed, 9]);
+                assert_eq!(modulus.mul(&a, &modulus.invert(&a)), one);
+            }
+        }
+        assert_eq!(P.invert(&[0; 8]), [0; 8]);
+    }
+}

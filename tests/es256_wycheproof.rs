@@ -1,0 +1,135 @@
+//! `es256` (our P-256 ECDSA verification) against
+//! 1. every Wycheproof ECDSA P-256/SHA-256 P1363 vector (the JWS signature format), and
+//! 2. jwt-simple itself: tokens it signs with random keys verify with ours, and a
+//!    changed byte in the signature or the signed part fails in both.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use ag_math::p256::PublicKey;
+use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
+use jwt_simple::prelude::*;
+use serde_json::Value;
+
+fn hex(s: &str) -> Vec<u8> {
+    assert!(s.len() % 2 == 0, "odd hex length");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn wycheproof_p256_sha256_p1363() {
+    let path = format!(
+        "{}/tests/vectors/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["schema"], "ecdsa_p1363_verify_schema_v1.json");
+    let (mut valid, mut invalid) = (0, 0);
+    for group in json["testGroups"].as_array().unwrap() {
+        let point = hex(group["publicKey"]["uncompressed"].as_str().unwrap());
+        let key = PublicKey::from_sec1(&point).expect("every Wycheproof key is on the curve");
+        for test in group["tests"].as_array().unwrap() {
+            let id = &test["tcId"];
+            let ok = key.verify(
+                &hex(test["msg"].as_str().unwrap()),
+                &hex(test["sig"].as_str().unwrap()),
+            );
+            match test["result"].as_str().unwrap() {
+                "valid" => {
+                    assert!(ok, "tcId {id} valid but rejected: {}", test["comment"]);
+                    valid += 1;
+                }
+                "invalid" => {
+                    assert!(!ok, "tcId {id} invalid but accepted: {}", test["comment"]);
+                    invalid += 1;
+                }
+                other => panic!("tcId {id}: unexpected result {other}"),
+            }
+        }
+    }
+    assert_eq!((valid, invalid), (173, 89), "every vector counted");
+    assert_eq!(json["numberOfTests"].as_u64(), Some(173 + 89));
+}
+
+/// The signing input and raw signature of a compact JWS.
+fn split(token: &str) -> (&str, Vec<u8>) {
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    (
+        input,
+        Base64UrlSafeNoPadding::decode_to_vec(signature, None).unwrap(),
+    )
+}
+
+#[test]
+fn agrees_with_jwt_simple_on_random_keys() {
+    for round in 0..64u8 {
+        let pair = ES256KeyPair::generate();
+        let public = pair.public_key();
+        let key = PublicKey::from_sec1(&public.public_key().to_bytes_uncompressed()).unwrap();
+        let claims = Claims::create(Duration::from_hours(1)).with_subject(format!("user-{round}"));
+        let token = pair.sign(claims).unwrap();
+        let (input, signature) = split(&token);
+        assert!(key.verify(input.as_bytes(), &signature), "round {round}");
+        assert!(public.verify_token::<NoCustomClaims>(&token, None).is_ok());
+
+        let mut bad_signature = signature.clone();
+        bad_signature[usize::from(round) % 64] ^= 1 << (round % 8);
+        assert!(
+            !key.verify(input.as_bytes(), &bad_signature),
+            "round {round}"
+        );
+        let mut bad_input = input.as_bytes().to_vec();
+        let at = usize::from(round) % bad_input.len();
+        bad_input[at] ^= 0x20;
+        assert!(!key.verify(&bad_input, &signature), "round {round}");
+        // Another key never verifies it.
+        let other = ES256KeyPair::generate().public_key();
+        let other = PublicKey::from_sec1(&other.public_key().to_bytes_uncompressed()).unwrap();
+        assert!(!other.verify(input.as_bytes(), &signature), "round {round}");
+    }
+}
+
+#[test]
+fn malformed_keys_and_signatures_are_refused() {
+    let pair = ES256KeyPair::generate();
+    let point = pair.public_key().public_key().to_bytes_uncompressed();
+    assert!(PublicKey::from_sec1(&point).is_some());
+    // Compressed, truncated, wrong tag.
+    assert!(PublicKey::from_sec1(&pair.public_key().to_bytes()).is_none());
+    assert!(PublicKey::from_sec1(&point[..64]).is_none());
+    let mut tagged = point.clone();
+    tagged[0] = 0x06;
+    assert!(PublicKey::from_sec1(&tagged).is_none());
+    // Off the curve: y changed.
+    let mut off = point.clone();
+    off[64] ^= 1;
+    assert!(PublicKey::from_sec1(&off).is_none());
+    // x = p (not reduced), the point at "infinity" encoded as zeros.
+    let mut unreduced = point.clone();
+    unreduced[1..33].copy_from_slice(&hex(
+        "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+    ));
+    assert!(PublicKey::from_sec1(&unreduced).is_none());
+    let mut zeros = vec![0x04];
+    zeros.extend([0u8; 64]);
+    assert!(PublicKey::from_sec1(&zeros).is_none());
+
+    let key = PublicKey::from_sec1(&point).unwrap();
+    let token = pair.sign(Claims::create(Duration::from_hours(1))).unwrap();
+    let (input, signature) = split(&token);
+    for bad in [
+        Vec::new(),
+        signature[..63].to_vec(),
+        [signature.as_slice(), &[0]].concat(),
+        [[0u8; 32].as_slice(), &signature[32..]].concat(), // r = 0
+        [&signature[..32], [0u8; 32].as_slice()].concat(), // s = 0
+    ] {
+        assert!(!key.verify(input.as_bytes(), &bad));
+    }
+}
