@@ -76,7 +76,7 @@ impl PublicKey {
             return None;
         }
         Some(PublicKey {
-            table: Box::new(Jacobian::from_affine(x, y).odd_multiples()),
+            table: Box::new(Jacobian::from_affine(x, y).odd_multiples()?),
         })
     }
 
@@ -102,7 +102,7 @@ impl PublicKey {
         let s_inverse = N.invert(&N.import(&s)); // s⁻¹·R
         let u1 = N.mul(&e, &s_inverse); // e·s⁻¹, out of Montgomery form
         let u2 = N.mul(&r, &s_inverse);
-        let sum = double_scalar_mul(&u1, base_table(), &u2, &self.table)?;
+        let sum = double_scalar_mul(&u1, base_table()?, &u2, &self.table)?;
         if sum.is_infinity() {
             return Some(false);
         }
@@ -131,11 +131,10 @@ fn on_curve(x: &Limbs, y: &Limbs) -> bool {
     f.mul(y, y) == f.add(&f.sub(&x3, &three_x), &b)
 }
 
-/// G's odd multiples, computed once per VM.
-fn base_table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let g = Jacobian::from_affine(P.import(&GX), P.import(&GY));
-        g.odd_multiples()
-    })
+/// G's odd multiples, computed once per VM (`None` never happens: G is a valid point).
+fn base_table() -> Option<&'static Table> {
+    static TABLE: OnceLock<Option<Table>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| Jacobian::from_affine(P.import(&GX), P.import(&GY)).odd_multiples())
+        .as_ref()
 }

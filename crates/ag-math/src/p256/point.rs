@@ -1,8 +1,10 @@
 //! P-256 points in Jacobian coordinates (x = X/Z², y = Y/Z³; Z = 0 is the point at
 //! infinity), coordinates reduced mod p, and u1·G + u2·Q by interleaved
-//! width-5 NAF. Formulas: dbl-2001-b (a = −3) and add-2007-bl from the Explicit-Formulas
-//! Database; the cases those formulas do not cover (an input at infinity, P + P,
-//! P + (−P)) are handled before they are used, as crafted signatures can reach them.
+//! width-5 NAF over tables of affine odd multiples. Formulas: dbl-2001-b (a = −3),
+//! add-2007-bl and madd-2007-bl (Jacobian + affine, 7M + 4S instead of 11M + 5S) from the
+//! Explicit-Formulas Database; the cases those formulas do not cover (an input at
+//! infinity, P + P, P + (−P)) are handled before they are used, as crafted signatures
+//! can reach them.
 
 use super::field::{is_zero, Limbs, P};
 
@@ -13,10 +15,26 @@ pub struct Jacobian {
     pub z: Limbs,
 }
 
+/// A point other than infinity as x, y (imported with `P.import`).
+#[derive(Clone, Copy, Debug)]
+pub struct Affine {
+    pub x: Limbs,
+    pub y: Limbs,
+}
+
+impl Affine {
+    fn negate(&self) -> Affine {
+        Affine {
+            x: self.x,
+            y: P.sub(&[0; 8], &self.y),
+        }
+    }
+}
+
 /// Window width of the NAF: 2^(W−2) = 8 precomputed odd multiples per point.
 const W: u32 = 5;
-/// Odd multiples P, 3P, …, 15P.
-pub type Table = [Jacobian; 8];
+/// Odd multiples P, 3P, …, 15P, affine so that each addition is a mixed one.
+pub type Table = [Affine; 8];
 /// A scalar below 2^256 has at most 257 NAF digits.
 const DIGITS: usize = 257;
 
@@ -38,13 +56,6 @@ impl Jacobian {
 
     pub fn is_infinity(&self) -> bool {
         is_zero(&self.z)
-    }
-
-    fn negate(&self) -> Jacobian {
-        Jacobian {
-            y: P.sub(&[0; 8], &self.y),
-            ..*self
-        }
     }
 
     /// 2·self (dbl-2001-b, 3M + 5S). At infinity Z3 = (Y+0)² − Y² − 0 = 0: stays there.
@@ -115,17 +126,87 @@ impl Jacobian {
         }
     }
 
-    /// P, 3P, 5P, …, 15P.
-    pub fn odd_multiples(&self) -> Table {
+    /// self + other for an affine other (madd-2007-bl), exceptional cases first.
+    pub fn add_affine(&self, other: &Affine) -> Jacobian {
+        if self.is_infinity() {
+            return Jacobian::from_affine(other.x, other.y);
+        }
+        let f = &P;
+        let z1z1 = f.mul(&self.z, &self.z);
+        let u2 = f.mul(&other.x, &z1z1);
+        let s2 = f.mul(&other.y, &f.mul(&self.z, &z1z1));
+        let h = f.sub(&u2, &self.x);
+        let s_diff = f.sub(&s2, &self.y);
+        if is_zero(&h) {
+            return if is_zero(&s_diff) {
+                self.double()
+            } else {
+                Jacobian::INFINITY
+            };
+        }
+        let hh = f.mul(&h, &h);
+        let hh2 = f.add(&hh, &hh);
+        let i = f.add(&hh2, &hh2);
+        let j = f.mul(&h, &i);
+        let r = f.add(&s_diff, &s_diff);
+        let v = f.mul(&self.x, &i);
+        let x3 = f.sub(&f.sub(&f.mul(&r, &r), &j), &f.add(&v, &v));
+        let y1j = f.mul(&self.y, &j);
+        let y3 = f.sub(&f.mul(&r, &f.sub(&v, &x3)), &f.add(&y1j, &y1j));
+        let z_plus_h = f.add(&self.z, &h);
+        let z3 = f.sub(&f.sub(&f.mul(&z_plus_h, &z_plus_h), &z1z1), &hh);
+        Jacobian {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    /// P, 3P, 5P, …, 15P as affine points (one shared inversion), or `None` if one is
+    /// at infinity — impossible for a point of the prime-order group other than infinity.
+    pub fn odd_multiples(&self) -> Option<Table> {
         let twice = self.double();
-        let mut table = [*self; 8];
+        let mut points = [*self; 8];
         let mut previous = *self;
-        for entry in table.iter_mut().skip(1) {
+        for entry in points.iter_mut().skip(1) {
             previous = previous.add(&twice);
             *entry = previous;
         }
-        table
+        to_affine(&points)
     }
+}
+
+/// Jacobian → affine for eight points with one field inversion (Montgomery's trick:
+/// invert the product of all Z, then peel each Z⁻¹ off with two multiplications).
+fn to_affine(points: &[Jacobian; 8]) -> Option<Table> {
+    let f = &P;
+    if points.iter().any(Jacobian::is_infinity) {
+        return None;
+    }
+    // before[i] = Z0·…·Z(i−1) (1 for i = 0)
+    let one = f.import(&[1, 0, 0, 0, 0, 0, 0, 0]);
+    let mut before = [one; 8];
+    let mut running = one;
+    for (slot, point) in before.iter_mut().zip(points) {
+        *slot = running;
+        running = f.mul(&running, &point.z);
+    }
+    let mut inverse = f.invert(&running); // (Z0·…·Z7)⁻¹
+    let mut table = [Affine {
+        x: [0; 8],
+        y: [0; 8],
+    }; 8];
+    for ((entry, point), earlier) in table.iter_mut().zip(points).zip(&before).rev() {
+        // inverse = (Z0·…·Zi)⁻¹ here; times Z0·…·Z(i−1) gives Zi⁻¹.
+        let z_inverse = f.mul(&inverse, earlier);
+        inverse = f.mul(&inverse, &point.z);
+        let z2 = f.mul(&z_inverse, &z_inverse);
+        *entry = Affine {
+            x: f.mul(&point.x, &z2),
+            y: f.mul(&point.y, &f.mul(&z2, &z_inverse)),
+        };
+    }
+    Some(table)
 }
 
 /// u1·A + u2·B from the odd-multiple tables of A and B (Straus–Shamir: the doublings
@@ -140,7 +221,7 @@ pub fn double_scalar_mul(u1: &Limbs, a: &Table, u2: &Limbs, b: &Table) -> Option
         for (digit, table) in [(d1, a), (d2, b)] {
             if digit != 0 {
                 let entry = table.get(usize::from(digit.unsigned_abs() / 2))?;
-                acc = acc.add(&if digit > 0 { *entry } else { entry.negate() });
+                acc = acc.add_affine(&if digit > 0 { *entry } else { entry.negate() });
             }
         }
     }
