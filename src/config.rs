@@ -194,6 +194,33 @@ struct RawResponses {
     describe_errors: Option<bool>,
 }
 
+/// A JSON or shape error as one line naming its path. serde reports a missing field at
+/// the object that lacks it: the field is appended, so the path names what to add.
+/// Positions are dropped from shape errors (the path says where), kept for bad JSON.
+fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
+    let inner = error.inner();
+    let text = inner.to_string();
+    if inner.is_syntax() || inner.is_eof() {
+        return ConfigError::new("", format!("not valid JSON: {text}"));
+    }
+    let message = match text.rsplit_once(" at line ") {
+        Some((message, _)) => message,
+        None => text.as_str(),
+    };
+    let path = match error.path().to_string() {
+        p if p == "." || p == "?" => String::new(),
+        p => p,
+    };
+    match message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        Some(field) if path.is_empty() => ConfigError::new(field, "required"),
+        Some(field) => ConfigError::new(format!("{path}.{field}"), "required"),
+        None => ConfigError::new(path, message),
+    }
+}
+
 /// Largest token the configuration may allow (`token.max_bytes`).
 const MAX_TOKEN_BYTES_LIMIT: usize = 64 * 1024;
 const MAX_LEEWAY_SECONDS: u64 = 300;
@@ -202,11 +229,8 @@ impl Policy {
     /// Parses and checks the plugin configuration. Any error names its JSON path.
     pub fn from_json(json: &str) -> Result<Policy, ConfigError> {
         let mut de = serde_json::Deserializer::from_str(json);
-        let raw: RawConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            ConfigError::new(path, e.into_inner().to_string())
-        })?;
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| shape_error(&e))?;
         de.end()
             .map_err(|e| ConfigError::new("", format!("trailing data: {e}")))?;
         compile(raw)
@@ -221,9 +245,10 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
         ));
     }
     let mut issuers = HashMap::new();
+    let mut warnings = Vec::new();
     for (i, raw_issuer) in raw.issuers.into_iter().enumerate() {
         let path = format!("issuers[{i}]");
-        let issuer = compile_issuer(raw_issuer, &path)?;
+        let issuer = compile_issuer(raw_issuer, &path, &mut warnings)?;
         if issuers.contains_key(&issuer.name) {
             return Err(ConfigError::new(
                 format!("{path}.issuer"),
@@ -299,10 +324,17 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
             describe_errors: raw.responses.describe_errors.unwrap_or(true),
         },
         cache: raw.cache,
+        warnings,
     })
 }
 
-fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
+/// An issuer's keys and checks. Inline keys it cannot use are skipped and described in
+/// `warnings`.
+fn compile_issuer(
+    raw: RawIssuer,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Issuer, ConfigError> {
     if raw.issuer.is_empty() {
         return Err(ConfigError::new(
             format!("{path}.issuer"),
@@ -316,8 +348,11 @@ fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
         ));
     }
     let mut specs: Vec<KeySpec> = Vec::new();
+    let mut skipped: Vec<ConfigError> = Vec::new();
     if let Some(jwks) = &raw.jwks {
-        specs.extend(keys::parse_jwks(jwks, &format!("{path}.jwks"))?);
+        let (usable, unusable) = keys::parse_jwks(jwks, &format!("{path}.jwks"))?;
+        specs.extend(usable);
+        skipped.extend(unusable);
     }
     for (i, pem) in raw.pem.iter().flatten().enumerate() {
         let pem_path = format!("{path}.pem[{i}]");
@@ -343,14 +378,15 @@ fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
         )?),
         (None, None) => None,
     };
-    match (&remote, specs.is_empty()) {
-        (Some(_), false) => {
+    let has_inline = !specs.is_empty() || !skipped.is_empty();
+    match (&remote, has_inline) {
+        (Some(_), true) => {
             return Err(ConfigError::new(
                 path,
                 "keys are either fetched (remote, discovery) or inline (jwks, pem, hmac_secret_base64), not both",
             ));
         }
-        (None, true) => {
+        (None, false) => {
             return Err(ConfigError::new(
                 path,
                 "needs a key source: jwks, pem, hmac_secret_base64, remote or discovery",
@@ -399,17 +435,21 @@ fn compile_issuer(raw: RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
         Some(config) => KeySource::Remote(RemoteKeys::new(config)),
         None => {
             let allowed: Vec<Algorithm> = algorithms.iter().copied().collect();
-            let bound = specs
-                .iter()
-                .map(|spec| {
-                    spec.bind(&allowed).ok_or_else(|| {
-                        ConfigError::new(
-                            key_path(path, spec),
-                            "key fits none of the issuer's algorithms",
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut bound = Vec::new();
+            for spec in &specs {
+                match spec.bind(&allowed) {
+                    Some(key) => bound.push(key),
+                    None => skipped.push(ConfigError::new(
+                        key_path(path, spec),
+                        "key fits none of the issuer's algorithms (or its material is unusable)",
+                    )),
+                }
+            }
+            if bound.is_empty() {
+                let why = skipped.first().map_or(String::new(), |e| format!(": {e}"));
+                return Err(ConfigError::new(path, format!("no usable key{why}")));
+            }
+            warnings.extend(skipped.iter().map(|e| format!("{e}: key skipped")));
             KeySource::Inline(Rc::new(bound))
         }
     };

@@ -76,7 +76,12 @@ impl RootContext for Root {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         let policy = match Policy::from_json(&text) {
-            Ok(policy) => policy,
+            Ok(policy) => {
+                for warning in &policy.warnings {
+                    log::warn!("audience-guard: {warning}");
+                }
+                policy
+            }
             Err(error) => {
                 log::error!("audience-guard: invalid configuration: {error}");
                 return false;

@@ -3,8 +3,14 @@
 //! `serde_json::Value` keeps the last of two equal keys; a JWT parser that does so lets
 //! an attacker show one value to one checker and another to the next (RFC 8725 §2.6
 //! style confusion), so every object is rebuilt here and a repeated key rejects the whole
-//! document. Depth stays bounded by serde_json's recursion limit (128), which returns an
-//! error rather than overflowing the stack.
+//! document. Nesting deeper than [`MAX_DEPTH`] is an error too (serde_json's own
+//! recursion limit, 128, keeps the parse itself from overflowing the stack).
+//!
+//! Numbers are held to I-JSON (RFC 7493 §2.2): magnitude at most 2^53 − 1, what every
+//! JSON implementation reads the same. A larger one (`18446744073709551616`, `1e30`) is
+//! read differently by different parsers — rounded, saturated, or refused — so it makes
+//! the whole document invalid rather than mean something to us that it may not mean to
+//! the issuer or the upstream.
 
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -12,6 +18,9 @@ use std::fmt;
 
 /// A JSON object parsed with duplicate keys rejected at every level.
 pub type Object = Map<String, Value>;
+
+/// 2^53 − 1, the largest magnitude I-JSON allows.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 struct StrictValue(Value);
 
@@ -32,13 +41,23 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
         Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        if v.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(E::custom("number out of range"));
+        }
         Ok(Value::from(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > MAX_SAFE_INTEGER {
+            return Err(E::custom("number out of range"));
+        }
         Ok(Value::from(v))
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        // 2^53 − 1 converts to f64 exactly.
+        if v.abs() > MAX_SAFE_INTEGER as f64 {
+            return Err(E::custom("number out of range"));
+        }
         serde_json::Number::from_f64(v)
             .map(Value::Number)
             .ok_or_else(|| E::custom("number out of range"))
@@ -71,15 +90,35 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-/// Parses `bytes` as one JSON object; duplicate keys, trailing data, non-UTF-8 and any
-/// non-object top level are errors.
+/// Deepest nesting of arrays and objects a token's header or payload may have (the
+/// top-level object counts as 1). Real claims nest a few levels; deeper is an attack on
+/// parsers, not data.
+pub const MAX_DEPTH: usize = 32;
+
+/// Parses `bytes` as one JSON object; duplicate keys, trailing data, non-UTF-8, numbers
+/// beyond I-JSON's range, nesting deeper than [`MAX_DEPTH`] and any non-object top level
+/// are errors.
 pub fn parse_object(bytes: &[u8]) -> Option<Object> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let StrictValue(value) = StrictValue::deserialize(&mut de).ok()?;
     de.end().ok()?;
+    if depth(&value) > MAX_DEPTH {
+        return None;
+    }
     match value {
         Value::Object(object) => Some(object),
         _ => None,
+    }
+}
+
+/// Nesting depth of arrays and objects (a scalar is 0). Recursion is bounded by the
+/// parser's own limit of 128.
+fn depth(value: &Value) -> usize {
+    let deepest = |items: &mut dyn Iterator<Item = &Value>| items.map(depth).max().unwrap_or(0);
+    match value {
+        Value::Array(items) => 1 + deepest(&mut items.iter()),
+        Value::Object(members) => 1 + deepest(&mut members.values()),
+        _ => 0,
     }
 }
 
@@ -120,6 +159,41 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse_object(deep.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_rejected() {
+        let nested = |levels: usize| {
+            let inner = levels - 1; // the top-level object is one level
+            format!("{{\"a\":{}{}}}", "[".repeat(inner), "]".repeat(inner))
+        };
+        assert!(parse_object(nested(MAX_DEPTH).as_bytes()).is_some());
+        assert!(parse_object(nested(MAX_DEPTH + 1).as_bytes()).is_none());
+        assert!(parse_object(nested(100).as_bytes()).is_none());
+    }
+
+    #[test]
+    fn numbers_beyond_i_json_range_are_rejected() {
+        for ok in ["9007199254740991", "-9007199254740991", "1.5", "1e15", "0"] {
+            assert!(
+                parse_object(format!("{{\"n\":{ok}}}").as_bytes()).is_some(),
+                "{ok}"
+            );
+        }
+        for huge in [
+            "9007199254740992",
+            "-9007199254740992",
+            "18446744073709551616",
+            "1e30",
+            "-1e30",
+            "1e400",
+            "123456789012345678901234567890",
+        ] {
+            assert!(
+                parse_object(format!("{{\"n\":[{huge}]}}").as_bytes()).is_none(),
+                "{huge}"
+            );
+        }
     }
 
     #[test]

@@ -338,16 +338,39 @@ pub fn parse_jwk(value: &Value, path: &str) -> Result<KeySpec, ConfigError> {
     Ok(spec)
 }
 
-/// Reads a JWKS object (`{"keys": [...]}`).
-pub fn parse_jwks(value: &Value, path: &str) -> Result<Vec<KeySpec>, ConfigError> {
+/// Reads an inline JWKS object (`{"keys": [...]}`). Keys published for another `use`
+/// (`enc`: an IdP's set often holds one) are skipped and returned with the reason, for
+/// the caller to report; any other problem with a key is an error.
+pub fn parse_jwks(
+    value: &Value,
+    path: &str,
+) -> Result<(Vec<KeySpec>, Vec<ConfigError>), ConfigError> {
     let keys = value
         .get("keys")
         .and_then(Value::as_array)
         .ok_or_else(|| ConfigError::new(format!("{path}.keys"), "expected an array of JWKs"))?;
-    keys.iter()
-        .enumerate()
-        .map(|(i, key)| parse_jwk(key, &format!("{path}.keys[{i}]")))
-        .collect()
+    let (mut usable, mut skipped) = (Vec::new(), Vec::new());
+    for (i, key) in keys.iter().enumerate() {
+        let key_path = format!("{path}.keys[{i}]");
+        match key.get("use") {
+            // A secret is an error whatever its use: parse_jwk says so.
+            Some(usage) if usage.as_str() != Some("sig") && !holds_secret(key) => {
+                skipped.push(ConfigError::new(
+                    format!("{key_path}.use"),
+                    "not a signing key",
+                ));
+            }
+            _ => usable.push(parse_jwk(key, &key_path)?),
+        }
+    }
+    Ok((usable, skipped))
+}
+
+fn holds_secret(key: &Value) -> bool {
+    key.as_object().is_some_and(|key| {
+        PRIVATE_MEMBERS.iter().any(|m| key.contains_key(*m))
+            || key.get("kty").and_then(Value::as_str) == Some("oct")
+    })
 }
 
 /// Reads an HMAC secret: standard or URL-safe base64, at least 32 bytes (RFC 7518 §3.2

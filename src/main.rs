@@ -37,7 +37,13 @@ fn load(path: &str) -> Result<Policy, String> {
 
 fn check_config(args: &[String]) -> Result<String, String> {
     match args {
-        [path] => load(path).map(|_| format!("{path}: ok")),
+        [path] => load(path).map(|policy| {
+            let warnings = policy
+                .warnings
+                .iter()
+                .map(|w| format!("{path}: warning: {w}\n"));
+            format!("{}{path}: ok", warnings.collect::<String>())
+        }),
         _ => Err(USAGE.to_owned()),
     }
 }

@@ -31,6 +31,9 @@ pub struct Policy {
     pub forward: Forward,
     pub responses: Responses,
     pub cache: CacheConfig,
+    /// What configuration left out without failing (inline keys it cannot use), for
+    /// the filter to log and `check-config` to print.
+    pub warnings: Vec<String>,
 }
 
 pub struct Issuer {

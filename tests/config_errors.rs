@@ -456,12 +456,6 @@ fn jwk_alg_or_use_that_does_not_fit_is_refused() {
         "issuers[0].jwks.keys[0].alg",
     );
     let mut jwk = rsa_jwk();
-    jwk["use"] = json!("enc");
-    refused_at(
-        &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
-        "issuers[0].jwks.keys[0].use",
-    );
-    let mut jwk = rsa_jwk();
     jwk["kid"] = json!(5);
     refused_at(
         &seed_with(|c| c["issuers"][0]["jwks"]["keys"][0] = jwk),
@@ -470,15 +464,74 @@ fn jwk_alg_or_use_that_does_not_fit_is_refused() {
 }
 
 #[test]
-fn key_that_fits_none_of_the_algorithms_is_refused() {
+fn an_issuer_left_without_a_usable_key_is_refused() {
     // An RSA key bound to RS256 while the allow-list has only ES256.
-    refused_at(
+    let line = refused_at(
         &seed_with(|c| {
             c["issuers"][0]["jwks"]["keys"] = json!([rsa_jwk()]);
             c["issuers"][0]["algorithms"] = json!(["ES256"]);
         }),
-        "issuers[0] (key \"rsa1\")",
+        "issuers[0]",
     );
+    assert!(
+        line.contains("no usable key") && line.contains("rsa1"),
+        "{line}"
+    );
+    // Its only key is an encryption key.
+    let mut jwk = rsa_jwk();
+    jwk["use"] = json!("enc");
+    let line = refused_at(
+        &seed_with(|c| c["issuers"][0]["jwks"]["keys"] = json!([jwk])),
+        "issuers[0]",
+    );
+    assert!(line.contains("issuers[0].jwks.keys[0].use"), "{line}");
+}
+
+/// An allow-list narrower than the key set, or an IdP's set with an encryption key in
+/// it: the keys that cannot serve are skipped with a warning naming them, the others
+/// work, and a token for a skipped key is refused.
+#[test]
+fn keys_for_another_use_or_algorithm_are_skipped_with_a_warning() {
+    let narrowed = Policy::from_json(
+        &seed_with(|c| c["issuers"][0]["algorithms"] = json!(["RS256"])).to_string(),
+    )
+    .unwrap();
+    assert_eq!(narrowed.warnings.len(), 1, "{:?}", narrowed.warnings);
+    assert!(
+        narrowed.warnings[0].contains("\"ec1\""),
+        "{:?}",
+        narrowed.warnings
+    );
+    let claims = claims("customer-portal", json!("orders-api"), "orders:read");
+    let (status, reason) = outcome(&run(&narrowed, &get("/orders/1", Some(&es256(&claims)))));
+    assert_eq!((status, reason), (401, "invalid_token"));
+    assert_eq!(
+        outcome(&run(&narrowed, &get("/orders/1", Some(&rs256(&claims))))).0,
+        200
+    );
+
+    let mut enc = rsa_jwk();
+    enc["use"] = json!("enc");
+    enc["alg"] = json!("RSA-OAEP");
+    let with_enc = Policy::from_json(
+        &seed_with(|c| {
+            c["issuers"][0]["jwks"]["keys"]
+                .as_array_mut()
+                .unwrap()
+                .push(enc)
+        })
+        .to_string(),
+    )
+    .unwrap();
+    assert_eq!(with_enc.warnings.len(), 1, "{:?}", with_enc.warnings);
+    assert!(with_enc.warnings[0].starts_with("issuers[0].jwks.keys[2].use: "));
+    assert!(seed_policy_warnings().is_empty());
+}
+
+fn seed_policy_warnings() -> Vec<String> {
+    Policy::from_json(&seed_config().to_string())
+        .unwrap()
+        .warnings
 }
 
 #[test]

@@ -239,6 +239,19 @@ def test_rsa_signature_of_wrong_length_is_invalid_token(envoy):
     hostile(envoy, f"{h}.{p}." + b64url(sig[:-1]))
 
 
+# ------------------------------------------------------------------ allow-list narrower than the keys
+def test_a_key_the_allow_list_does_not_cover_is_skipped_not_fatal(start_envoy):
+    """SPEC: a token whose `alg` is not in `algorithms` is rejected. Narrowing the seed's
+    allow-list to RS256 leaves its EC key unusable: Envoy starts, logs which key was
+    skipped, and an ES256 token signed by that key is refused."""
+    cfg = scenario.seed_config()
+    cfg["issuers"][0]["algorithms"] = ["RS256"]
+    e = start_envoy(cfg)
+    assert_allowed(e.request("GET", "/orders", token=scenario.token()))
+    hostile(e, scenario.token(key=K().ec, alg="ES256"))
+    assert "key skipped" in e.log()
+
+
 # ------------------------------------------------------------------ embedded keys, key URLs
 def test_embedded_jwk_is_ignored(envoy):
     atk = K().attacker_rsa
