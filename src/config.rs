@@ -51,7 +51,7 @@ struct RawConfig {
     issuers: Vec<RawIssuer>,
     #[serde(default)]
     audiences: Vec<String>,
-    clients: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+    clients: Option<BTreeMap<String, BTreeMap<String, RawScopes>>>,
     #[serde(default)]
     multiple_audiences: RawMultipleAudiences,
     #[serde(default)]
@@ -298,7 +298,8 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
     let forward = compile_forward(raw.forward)?;
     let realm = match raw.responses.realm {
         Some(realm) => realm,
-        None => audiences
+        // The first audience: top-level, or else the first a rule names.
+        None => service_audiences
             .first()
             .cloned()
             .unwrap_or_else(|| "audience-guard".to_owned()),
@@ -503,8 +504,22 @@ fn strings(list: Vec<String>, path: &str) -> Result<Vec<String>, ConfigError> {
     Ok(list)
 }
 
+/// A client's scopes for one audience: a list, or `"*"` for all (also `["*"]`).
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "a list of scopes, or \"*\" for all")]
+enum RawScopes {
+    List(Vec<String>),
+    All(AllScopes),
+}
+
+#[derive(Deserialize)]
+enum AllScopes {
+    #[serde(rename = "*")]
+    Star,
+}
+
 fn compile_clients(
-    raw: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    raw: BTreeMap<String, BTreeMap<String, RawScopes>>,
 ) -> Result<HashMap<String, HashMap<String, Allowance>>, ConfigError> {
     let mut clients = HashMap::new();
     for (client, audiences) in raw {
@@ -514,11 +529,16 @@ fn compile_clients(
         }
         let mut per_audience = HashMap::new();
         for (audience, scopes) in audiences {
-            let scopes = strings(scopes, &format!("{path}.{audience}"))?;
-            let allowance = if scopes.iter().any(|s| s == "*") {
-                Allowance::All
-            } else {
-                Allowance::Only(scopes.into_iter().collect())
+            let allowance = match scopes {
+                RawScopes::All(AllScopes::Star) => Allowance::All,
+                RawScopes::List(scopes) => {
+                    let scopes = strings(scopes, &format!("{path}.{audience}"))?;
+                    if scopes.iter().any(|s| s == "*") {
+                        Allowance::All
+                    } else {
+                        Allowance::Only(scopes.into_iter().collect())
+                    }
+                }
             };
             per_audience.insert(audience, allowance);
         }

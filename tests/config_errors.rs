@@ -915,3 +915,35 @@ fn rule_paths_and_schemes_are_plain() {
     Policy::from_json(&seed_with(|c| c["token"] = json!({"sources": sources})).to_string())
         .unwrap();
 }
+
+/// SPEC: `clients` … (`"*"` = all): the bare string and the one-element list both work.
+#[test]
+fn a_client_may_be_allowed_every_scope_with_a_star() {
+    use audience_guard::policy::Allowance;
+    for star in [json!("*"), json!(["*"])] {
+        let policy = Policy::from_json(
+            &seed_with(|c| c["clients"]["ops"] = json!({"orders-api": star})).to_string(),
+        )
+        .unwrap();
+        let clients = policy.clients.as_ref().unwrap();
+        assert_eq!(clients["ops"]["orders-api"], Allowance::All);
+    }
+    refused_at(
+        &seed_with(|c| c["clients"]["ops"] = json!({"orders-api": "all"})),
+        "clients.ops.orders-api",
+    );
+}
+
+/// SPEC: `responses.realm` defaults to the first audience — the first a rule names when
+/// there is no top-level list.
+#[test]
+fn the_default_realm_is_the_first_audience_even_from_a_rule() {
+    let config = seed_with(|c| {
+        c.as_object_mut().unwrap().remove("audiences");
+        c.as_object_mut().unwrap().remove("clients");
+        c["responses"].as_object_mut().unwrap().remove("realm");
+        c["rules"] = json!([{"name": "r", "match": {"prefix": "/"}, "audiences": ["billing-api"]}]);
+    });
+    let policy = Policy::from_json(&config.to_string()).unwrap();
+    assert_eq!(policy.responses.realm, "billing-api");
+}

@@ -259,6 +259,17 @@ def test_embedded_jwk_is_ignored(envoy):
     hostile(envoy, jwtkit.sign({"alg": "RS256", "kid": "k1", "jwk": atk.jwk()}, pl(), atk, "RS256"))
 
 
+@pytest.mark.parametrize(
+    "alg,kid,key",
+    [("RS256", "k1", lambda: K().rsa), ("ES384", "e384", lambda: K().ec384), ("EdDSA", "ed1", lambda: K().ed)],
+)
+def test_embedded_jwk_does_not_stop_a_token_of_a_configured_key(envoy, alg, kid, key):
+    """HOSTILE: embedded keys are ignored — neither trusted nor fatal."""
+    iss = ISS if alg == "RS256" else ISS_MULTI
+    hdr = {"alg": alg, "kid": kid, "jwk": K().attacker_rsa.jwk()}
+    assert_allowed(envoy.request("GET", "/orders", token=jwtkit.sign(hdr, pl(iss), key(), alg)))
+
+
 @pytest.mark.parametrize("member", ["jku", "x5u"])
 def test_key_url_is_never_fetched(envoy, upstream, member):
     atk = K().attacker_rsa
