@@ -13,6 +13,7 @@
 )]
 
 mod rsa_common;
+use audience_guard::rsa_pem::rsa_components_from_pem;
 use audience_guard::rsa_verify::{HashAlg, RsaPublicKey};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use jwt_simple::prelude::*;
@@ -84,7 +85,7 @@ fn run_file(name: &str, scheme: Scheme, hash: HashAlg, bits: usize) -> Tally {
         }
         let tests = group["tests"].as_array().unwrap();
         seen += tests.len();
-        // The key both ways: JWK (base64url n, e) and hex modulus/exponent.
+        // The key three ways: JWK (base64url n, e), hex modulus/exponent, and PEM (SPKI).
         let jwk = group.get("keyJwk").unwrap_or(&group["publicKeyJwk"]);
         let from_jwk = RsaPublicKey::new(
             &b64d(jwk["n"].as_str().unwrap()),
@@ -95,6 +96,9 @@ fn run_file(name: &str, scheme: Scheme, hash: HashAlg, bits: usize) -> Tally {
             &hex(group["publicKey"]["publicExponent"].as_str().unwrap()),
         );
         assert_eq!(from_jwk, from_hex, "{name}: JWK and hex keys differ");
+        let from_pem = rsa_components_from_pem(group["publicKeyPem"].as_str().unwrap())
+            .map(|(n, e)| RsaPublicKey::new(&n, &e).unwrap());
+        assert_eq!(from_pem, from_hex, "{name}: PEM and hex keys differ");
         let Some(key) = from_jwk else {
             // Only e = 3 groups are refused; e = 65537 is the only exponent accepted.
             assert_ne!(group["publicKey"]["publicExponent"], "010001", "{name}");
