@@ -1,10 +1,12 @@
-//! Micro-benchmark: our signature code (`rsa_verify`, `es256`) vs jwt-simple's
-//! `verify_token` on the same tokens (RS256 with the given or a new key, then ES256 with
-//! a new key).
+//! Micro-benchmark: our signature code (`rsa_verify` for RS256, `rsa_pss` for PS256,
+//! `ag_math::p256` for ES256) vs jwt-simple's `verify_token` on the same tokens: the
+//! RSA token first (a new key, or the given one), then ES256 with a new key.
 //! Not a test; run by hand, natively and in V8 (Node's WASI):
 //!
 //!     cargo run --release --example verify_bench [BITS]   # new key; prints "args: TOKEN N"
-//!     cargo run --release --example verify_bench TOKEN N  # a given token and modulus
+//!     ALG=PS256 cargo run --release --example verify_bench [BITS]   # the same, PS256
+//!     cargo run --release --example verify_bench TOKEN N  # a given token (RS256 or PS256,
+//!                                                         # read from its header) and modulus
 //!     cargo build --release --example verify_bench --target wasm32-wasip1
 //!     ITER=1000 node wasi-run.mjs target/wasm32-wasip1/release/examples/verify_bench.wasm TOKEN N
 //!
@@ -30,6 +32,14 @@ use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use jwt_simple::prelude::*;
 use std::time::Instant;
 
+/// PS256 when the token's header says so, else RS256.
+fn is_pss(token: &str) -> bool {
+    let header = token.split('.').next().unwrap();
+    let header = Base64UrlSafeNoPadding::decode_to_vec(header, None).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["alg"] == "PS256"
+}
+
 fn time<F: FnMut() -> bool>(label: &str, iterations: u32, mut f: F) -> f64 {
     assert!(f(), "{label}: verification failed");
     let start = Instant::now();
@@ -48,10 +58,20 @@ fn main() {
         (args[1].clone(), n)
     } else {
         let bits = args.get(1).map_or(2048, |b| b.parse().unwrap());
-        let key = RS256KeyPair::generate(bits).unwrap();
         let claims = Claims::create(Duration::from_days(3650)).with_subject("bench");
-        let token = key.sign(claims).unwrap();
-        let n = key.public_key().to_components().n;
+        let (token, n) = if std::env::var("ALG").is_ok_and(|a| a == "PS256") {
+            let key = PS256KeyPair::generate(bits).unwrap();
+            (
+                key.sign(claims).unwrap(),
+                key.public_key().to_components().n,
+            )
+        } else {
+            let key = RS256KeyPair::generate(bits).unwrap();
+            (
+                key.sign(claims).unwrap(),
+                key.public_key().to_components().n,
+            )
+        };
         println!(
             "args: {token} {}",
             Base64UrlSafeNoPadding::encode_to_string(&n).unwrap()
@@ -61,42 +81,46 @@ fn main() {
     let e = [1u8, 0, 1];
     let iterations = std::env::var("ITER").map_or(200, |v| v.parse().unwrap());
 
-    let theirs = RS256PublicKey::from_components(&n, &e).unwrap();
-    let t_jwt = time(
-        "jwt-simple RS256PublicKey::verify_token",
-        iterations,
-        || theirs.verify_token::<NoCustomClaims>(&token, None).is_ok(),
-    );
+    let pss = is_pss(&token);
+    let t_jwt = if pss {
+        let theirs = PS256PublicKey::from_components(&n, &e).unwrap();
+        time(
+            "jwt-simple PS256PublicKey::verify_token",
+            iterations,
+            || theirs.verify_token::<NoCustomClaims>(&token, None).is_ok(),
+        )
+    } else {
+        let theirs = RS256PublicKey::from_components(&n, &e).unwrap();
+        time(
+            "jwt-simple RS256PublicKey::verify_token",
+            iterations,
+            || theirs.verify_token::<NoCustomClaims>(&token, None).is_ok(),
+        )
+    };
 
+    let verify = |key: &RsaPublicKey, input: &[u8], sig: &[u8]| {
+        if pss {
+            key.verify_pss(HashAlg::Sha256, input, sig)
+        } else {
+            key.verify_pkcs1v15(HashAlg::Sha256, input, sig)
+        }
+    };
     let ours = RsaPublicKey::new(&n, &e).unwrap();
     let (input, sig_b64) = token.rsplit_once('.').unwrap();
     let sig = Base64UrlSafeNoPadding::decode_to_vec(sig_b64, None).unwrap();
-    let t_ours = time(
-        "rsa_verify::verify_pkcs1v15 (sig decoded)",
-        iterations,
-        || ours.verify_pkcs1v15(HashAlg::Sha256, input.as_bytes(), &sig),
-    );
-    time(
-        "rsa_verify incl. base64 decode of signature",
-        iterations,
-        || {
-            let sig = Base64UrlSafeNoPadding::decode_to_vec(sig_b64, None).unwrap();
-            ours.verify_pkcs1v15(HashAlg::Sha256, input.as_bytes(), &sig)
-        },
-    );
-    time(
-        "rsa_verify incl. key preparation (cold key)",
-        iterations,
-        || {
-            RsaPublicKey::new(&n, &e).unwrap().verify_pkcs1v15(
-                HashAlg::Sha256,
-                input.as_bytes(),
-                &sig,
-            )
-        },
-    );
+    let name = if pss { "verify_pss" } else { "verify_pkcs1v15" };
+    let t_ours = time(&format!("ours: {name} (sig decoded)"), iterations, || {
+        verify(&ours, input.as_bytes(), &sig)
+    });
+    time("ours: incl. base64 decode of signature", iterations, || {
+        let sig = Base64UrlSafeNoPadding::decode_to_vec(sig_b64, None).unwrap();
+        verify(&ours, input.as_bytes(), &sig)
+    });
+    time("ours: incl. key preparation (cold key)", iterations, || {
+        verify(&RsaPublicKey::new(&n, &e).unwrap(), input.as_bytes(), &sig)
+    });
     println!(
-        "modulus {} bits: jwt-simple / rsa_verify = {:.1}x",
+        "modulus {} bits: jwt-simple / ours = {:.1}x",
         n.len() * 8,
         t_jwt / t_ours
     );

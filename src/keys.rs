@@ -6,6 +6,7 @@
 
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::config::ConfigError;
+use crate::rsa_pem::rsa_components_from_pem;
 use crate::rsa_verify::{HashAlg, RsaPublicKey};
 use ag_math::p256;
 use ct_codecs::{Base64, Base64UrlSafeNoPadding, Decoder};
@@ -49,9 +50,7 @@ pub struct VerifyingKey {
 /// its header model cannot hold a `jwk` object, which must be ignored, not fatal.
 enum Verifier {
     RsaPkcs1(RsaPublicKey, HashAlg),
-    Ps256(PS256PublicKey),
-    Ps384(PS384PublicKey),
-    Ps512(PS512PublicKey),
+    RsaPss(RsaPublicKey, HashAlg),
     Es256(p256::PublicKey),
     Es384(p384::ecdsa::VerifyingKey),
     EdDsa(ed25519_compact::PublicKey),
@@ -74,24 +73,15 @@ impl VerifyingKey {
         self.verifiers
             .iter()
             .filter(|(a, _)| *a == alg)
-            .any(|(_, verifier)| verifier.verify(token, input, &signature))
+            .any(|(_, verifier)| verifier.verify(input, &signature))
     }
 }
 
 impl Verifier {
-    fn verify(&self, token: &str, input: &[u8], signature: &[u8]) -> bool {
-        let jwt_simple = || Some(VerificationOptions::default());
+    fn verify(&self, input: &[u8], signature: &[u8]) -> bool {
         match self {
             Verifier::RsaPkcs1(key, hash) => key.verify_pkcs1v15(*hash, input, signature),
-            Verifier::Ps256(k) => k
-                .verify_token::<NoCustomClaims>(token, jwt_simple())
-                .is_ok(),
-            Verifier::Ps384(k) => k
-                .verify_token::<NoCustomClaims>(token, jwt_simple())
-                .is_ok(),
-            Verifier::Ps512(k) => k
-                .verify_token::<NoCustomClaims>(token, jwt_simple())
-                .is_ok(),
+            Verifier::RsaPss(key, hash) => key.verify_pss(*hash, input, signature),
             Verifier::Es256(key) => key.verify(input, signature),
             Verifier::Es384(key) => verify_es384(key, input, signature),
             Verifier::EdDsa(key) => ed25519_compact::Signature::from_slice(signature)
@@ -114,13 +104,13 @@ impl Verifier {
                 Verifier::RsaPkcs1(RsaPublicKey::new(n, e)?, HashAlg::Sha512)
             }
             (Algorithm::PS256, Material::Rsa { n, e }) => {
-                Verifier::Ps256(PS256PublicKey::from_components(n, e).ok()?)
+                Verifier::RsaPss(RsaPublicKey::new(n, e)?, HashAlg::Sha256)
             }
             (Algorithm::PS384, Material::Rsa { n, e }) => {
-                Verifier::Ps384(PS384PublicKey::from_components(n, e).ok()?)
+                Verifier::RsaPss(RsaPublicKey::new(n, e)?, HashAlg::Sha384)
             }
             (Algorithm::PS512, Material::Rsa { n, e }) => {
-                Verifier::Ps512(PS512PublicKey::from_components(n, e).ok()?)
+                Verifier::RsaPss(RsaPublicKey::new(n, e)?, HashAlg::Sha512)
             }
             (Algorithm::ES256, Material::P256(point)) => {
                 Verifier::Es256(p256::PublicKey::from_sec1(point)?)
@@ -187,9 +177,8 @@ impl Material {
         let Material::Pem(pem) = self else {
             return Some(self.clone());
         };
-        if let Ok(k) = RS256PublicKey::from_pem(pem) {
-            let c = k.to_components();
-            return Some(Material::Rsa { n: c.n, e: c.e });
+        if let Some((n, e)) = rsa_components_from_pem(pem) {
+            return Some(Material::Rsa { n, e });
         }
         if let Ok(k) = ES256PublicKey::from_pem(pem) {
             return Some(Material::P256(k.public_key().to_bytes_uncompressed()));

@@ -34,6 +34,8 @@ pub mod paths;
 pub mod policy;
 pub mod remote;
 pub mod request;
+pub mod rsa_pem;
+pub mod rsa_pss;
 pub mod rsa_verify;
 pub mod rules;
 pub mod token;

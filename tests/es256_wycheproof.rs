@@ -9,26 +9,15 @@
     clippy::panic
 )]
 
+mod crypto_common;
 use ag_math::p256::PublicKey;
+use crypto_common::{hex, read_vectors};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
 use jwt_simple::prelude::*;
-use serde_json::Value;
-
-fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 #[test]
 fn wycheproof_p256_sha256_p1363() {
-    let path = format!(
-        "{}/tests/vectors/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let json = read_vectors("wycheproof/ecdsa_secp256r1_sha256_p1363_test.json");
     assert_eq!(json["schema"], "ecdsa_p1363_verify_schema_v1.json");
     let (mut valid, mut invalid) = (0, 0);
     for group in json["testGroups"].as_array().unwrap() {

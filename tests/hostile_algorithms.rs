@@ -745,6 +745,28 @@ fn every_rsa_algorithm_verifies_with_a_pem_key() {
     );
 }
 
+#[test]
+fn every_rsa_algorithm_refuses_a_tampered_token() {
+    // RS* and PS* alike: a changed signature character, a changed claim, a signature one
+    // byte short or with a zero byte prepended (the same integer, the wrong length).
+    let p = policy_for(jwks(&[rsa_jwk_with(None, Some("rsa1"))]), Some(&RSA_ALGS));
+    for alg in RSA_ALGS {
+        let good = rsa_token(alg, &good_claims());
+        let (header, payload, sig) = segments(&good);
+        let mut claims: Value = serde_json::from_slice(&payload).unwrap();
+        claims["sub"] = json!("user-2");
+        let tampered = [
+            forge(&good),
+            assemble(&header, claims.to_string().as_bytes(), &sig),
+            assemble(&header, &payload, &sig[1..]),
+            assemble(&header, &payload, &[&[0][..], &sig].concat()),
+        ];
+        for t in tampered {
+            refused_then(&p, &t, INVALID, &good);
+        }
+    }
+}
+
 fn sign_es384() -> String {
     ec384()
         .sign_with_options(to_jwt_claims(&good_claims()), &header_with(None, None))

@@ -1,6 +1,10 @@
-//! `rsa_verify` (the 32-bit-limb Montgomery RS256/384/512 fast path) against
-//! 1. every Wycheproof RSASSA-PKCS1-v1_5 vector for 2048/3072/4096-bit keys, and
-//! 2. jwt-simple itself: tokens it signs verify with ours, and a flipped byte fails in both.
+//! `rsa_verify` and `rsa_pss` (the 32-bit-limb Montgomery RS256/384/512 and
+//! PS256/384/512 paths) against
+//! 1. every Wycheproof RSASSA-PKCS1-v1_5 vector for 2048/3072/4096-bit keys and every
+//!    RSASSA-PSS vector of `rsa_pss_2048_sha256_mgf1_32`,
+//! 2. OpenSSL PSS signatures under 2049-, 2052- and 3073-bit moduli (tests/vectors/pss:
+//!    the encoded message one byte shorter than the modulus, or with 5 masked top bits),
+//! 3. jwt-simple itself: tokens it signs verify with ours, and a flipped byte fails in both.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,18 +12,13 @@
     clippy::panic
 )]
 
+mod crypto_common;
+use audience_guard::rsa_pem::rsa_components_from_pem;
 use audience_guard::rsa_verify::{HashAlg, RsaPublicKey};
+use crypto_common::{hex, read_vectors, Rng};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use jwt_simple::prelude::*;
 use serde_json::{json, Value};
-
-fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn b64d(s: &str) -> Vec<u8> {
     Base64UrlSafeNoPadding::decode_to_vec(s, None).unwrap()
@@ -27,6 +26,30 @@ fn b64d(s: &str) -> Vec<u8> {
 
 fn b64e(bytes: &[u8]) -> String {
     Base64UrlSafeNoPadding::encode_to_string(bytes).unwrap()
+}
+
+/// The two RSA signature schemes JWS uses: RS* and PS*.
+#[derive(Clone, Copy, Debug)]
+enum Scheme {
+    Pkcs1,
+    Pss,
+}
+
+impl Scheme {
+    fn verify(self, key: &RsaPublicKey, hash: HashAlg, msg: &[u8], sig: &[u8]) -> bool {
+        match self {
+            Scheme::Pkcs1 => key.verify_pkcs1v15(hash, msg, sig),
+            Scheme::Pss => key.verify_pss(hash, msg, sig),
+        }
+    }
+}
+
+fn hash_name(hash: HashAlg) -> &'static str {
+    match hash {
+        HashAlg::Sha256 => "SHA-256",
+        HashAlg::Sha384 => "SHA-384",
+        HashAlg::Sha512 => "SHA-512",
+    }
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -38,21 +61,32 @@ struct Tally {
     key_refused: usize,
 }
 
-fn run_file(name: &str, hash: HashAlg, bits: usize) -> Tally {
-    let path = format!(
-        "{}/tests/vectors/wycheproof/{name}_test.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(json["schema"], "rsassa_pkcs1_verify_schema_v1.json");
+fn run_file(name: &str, scheme: Scheme, hash: HashAlg, bits: usize) -> Tally {
+    let json = read_vectors(&format!("wycheproof/{name}_test.json"));
+    let schema = match scheme {
+        Scheme::Pkcs1 => "rsassa_pkcs1_verify_schema_v1.json",
+        Scheme::Pss => "rsassa_pss_verify_schema_v1.json",
+    };
+    assert_eq!(json["schema"], schema);
     let mut tally = Tally::default();
     let mut seen = 0;
     for group in json["testGroups"].as_array().unwrap() {
         assert_eq!(group["keySize"].as_u64(), Some(bits as u64));
+        assert_eq!(group["sha"], hash_name(hash), "{name}");
+        if let Scheme::Pss = scheme {
+            // What JWS's PS* means (RFC 7518 §3.5), and all `verify_pss` implements.
+            assert_eq!(group["mgf"], "MGF1", "{name}");
+            assert_eq!(group["mgfSha"], group["sha"], "{name}");
+            assert_eq!(
+                group["sLen"].as_u64(),
+                Some(hash.output_len() as u64),
+                "{name}"
+            );
+        }
         let tests = group["tests"].as_array().unwrap();
         seen += tests.len();
-        // The key both ways: JWK (base64url n, e) and hex modulus/exponent.
-        let jwk = &group["keyJwk"];
+        // The key three ways: JWK (base64url n, e), hex modulus/exponent, and PEM (SPKI).
+        let jwk = group.get("keyJwk").unwrap_or(&group["publicKeyJwk"]);
         let from_jwk = RsaPublicKey::new(
             &b64d(jwk["n"].as_str().unwrap()),
             &b64d(jwk["e"].as_str().unwrap()),
@@ -62,6 +96,9 @@ fn run_file(name: &str, hash: HashAlg, bits: usize) -> Tally {
             &hex(group["publicKey"]["publicExponent"].as_str().unwrap()),
         );
         assert_eq!(from_jwk, from_hex, "{name}: JWK and hex keys differ");
+        let from_pem = rsa_components_from_pem(group["publicKeyPem"].as_str().unwrap())
+            .map(|(n, e)| RsaPublicKey::new(&n, &e).unwrap());
+        assert_eq!(from_pem, from_hex, "{name}: PEM and hex keys differ");
         let Some(key) = from_jwk else {
             // Only e = 3 groups are refused; e = 65537 is the only exponent accepted.
             assert_ne!(group["publicKey"]["publicExponent"], "010001", "{name}");
@@ -73,7 +110,7 @@ fn run_file(name: &str, hash: HashAlg, bits: usize) -> Tally {
             let id = &test["tcId"];
             let msg = hex(test["msg"].as_str().unwrap());
             let sig = hex(test["sig"].as_str().unwrap());
-            let ok = key.verify_pkcs1v15(hash, &msg, &sig);
+            let ok = scheme.verify(&key, hash, &msg, &sig);
             match test["result"].as_str().unwrap() {
                 "valid" => {
                     assert!(
@@ -93,7 +130,9 @@ fn run_file(name: &str, hash: HashAlg, bits: usize) -> Tally {
                 }
                 // Wycheproof's only "acceptable" RSASSA-PKCS1 case is MissingNull (DigestInfo
                 // without the NULL parameters). Construct-and-compare builds the DER with NULL,
-                // so it rejects it — stricter, and what RFC 8017 §9.2 produces.
+                // so it rejects it — stricter, and what RFC 8017 §9.2 produces. The PSS file
+                // has no "acceptable" case; one would have to verify under the strict
+                // sLen = hLen encoding to pass, so it is expected to be rejected too.
                 "acceptable" => {
                     assert!(
                         !ok,
@@ -113,7 +152,12 @@ fn run_file(name: &str, hash: HashAlg, bits: usize) -> Tally {
 
 #[test]
 fn wycheproof_2048_sha256() {
-    let t = run_file("rsa_signature_2048_sha256", HashAlg::Sha256, 2048);
+    let t = run_file(
+        "rsa_signature_2048_sha256",
+        Scheme::Pkcs1,
+        HashAlg::Sha256,
+        2048,
+    );
     assert_eq!(
         t,
         Tally {
@@ -127,7 +171,12 @@ fn wycheproof_2048_sha256() {
 
 #[test]
 fn wycheproof_2048_sha384() {
-    let t = run_file("rsa_signature_2048_sha384", HashAlg::Sha384, 2048);
+    let t = run_file(
+        "rsa_signature_2048_sha384",
+        Scheme::Pkcs1,
+        HashAlg::Sha384,
+        2048,
+    );
     assert_eq!(
         t,
         Tally {
@@ -141,7 +190,12 @@ fn wycheproof_2048_sha384() {
 
 #[test]
 fn wycheproof_2048_sha512() {
-    let t = run_file("rsa_signature_2048_sha512", HashAlg::Sha512, 2048);
+    let t = run_file(
+        "rsa_signature_2048_sha512",
+        Scheme::Pkcs1,
+        HashAlg::Sha512,
+        2048,
+    );
     assert_eq!(
         t,
         Tally {
@@ -155,7 +209,12 @@ fn wycheproof_2048_sha512() {
 
 #[test]
 fn wycheproof_3072_sha256() {
-    let t = run_file("rsa_signature_3072_sha256", HashAlg::Sha256, 3072);
+    let t = run_file(
+        "rsa_signature_3072_sha256",
+        Scheme::Pkcs1,
+        HashAlg::Sha256,
+        3072,
+    );
     assert_eq!(
         t,
         Tally {
@@ -169,7 +228,12 @@ fn wycheproof_3072_sha256() {
 
 #[test]
 fn wycheproof_4096_sha256() {
-    let t = run_file("rsa_signature_4096_sha256", HashAlg::Sha256, 4096);
+    let t = run_file(
+        "rsa_signature_4096_sha256",
+        Scheme::Pkcs1,
+        HashAlg::Sha256,
+        4096,
+    );
     assert_eq!(
         t,
         Tally {
@@ -181,36 +245,84 @@ fn wycheproof_4096_sha256() {
     );
 }
 
-/// SplitMix64: deterministic test randomness without a new dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// A random printable message of 0..300 characters.
-    fn message(&mut self) -> String {
-        let len = self.below(300);
-        (0..len)
-            .map(|_| char::from(b' ' + self.below(95) as u8))
-            .collect()
-    }
+/// 63 valid (7 normal, 54 special-case hashes, 2 all-0 / all-1 salts), 44 modified
+/// encodings (salt length, padding, trailer, top bit, s ≥ n, lengths) and one PKCS#1 v1.5
+/// signature of the same message (a PS256 verifier must not accept RS256).
+#[test]
+fn wycheproof_pss_2048_sha256_mgf1_32() {
+    let t = run_file(
+        "rsa_pss_2048_sha256_mgf1_32",
+        Scheme::Pss,
+        HashAlg::Sha256,
+        2048,
+    );
+    assert_eq!(
+        t,
+        Tally {
+            valid_verified: 63,
+            invalid_rejected: 45,
+            acceptable_rejected: 0,
+            key_refused: 0
+        }
+    );
 }
 
-/// Signs `count` random claim sets with jwt-simple, then checks, for each token:
-/// jwt-simple and ours both accept it; with one signature bit flipped, or one character of
-/// the signing input changed, both reject it.
+/// OpenSSL's PS256/384/512 signatures (tests/vectors/pss/make_odd_moduli.py) under moduli
+/// of 2049 and 3073 bits (emLen = k − 1: m's leading byte must be zero) and 2052 bits
+/// (the top 5 bits of EM masked). Each verifies under its own hash only, and not after
+/// one flipped bit: each of the first and last 16, and 40 spread over the rest (every
+/// bit would take minutes in the unoptimised test build).
+#[test]
+fn openssl_pss_signatures_under_odd_moduli() {
+    let json = read_vectors("pss/odd_moduli.json");
+    let mut verified = 0;
+    for group in json["groups"].as_array().unwrap() {
+        let bits = group["bits"].as_u64().unwrap() as usize;
+        let key = RsaPublicKey::new(
+            &hex(group["n"].as_str().unwrap()),
+            &hex(group["e"].as_str().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(key.modulus_len(), bits.div_ceil(8));
+        for test in group["tests"].as_array().unwrap() {
+            let msg = hex(test["msg"].as_str().unwrap());
+            let sig = hex(test["sig"].as_str().unwrap());
+            let hash = match test["alg"].as_str().unwrap() {
+                "PS256" => HashAlg::Sha256,
+                "PS384" => HashAlg::Sha384,
+                "PS512" => HashAlg::Sha512,
+                other => panic!("{other}"),
+            };
+            for other in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+                assert_eq!(
+                    key.verify_pss(other, &msg, &sig),
+                    other == hash,
+                    "{bits} bits"
+                );
+                assert!(!key.verify_pkcs1v15(other, &msg, &sig));
+            }
+            let bits_total = sig.len() * 8;
+            let spread = (1..40).map(|i| i * bits_total / 40);
+            for bit in (0..16).chain(spread).chain(bits_total - 16..bits_total) {
+                let mut bad = sig.clone();
+                bad[bit / 8] ^= 0x80 >> (bit % 8);
+                assert!(!key.verify_pss(hash, &msg, &bad), "{bits} bits, bit {bit}");
+            }
+            let mut longer_msg = msg.clone();
+            longer_msg.push(b'.');
+            assert!(!key.verify_pss(hash, &longer_msg, &sig));
+            verified += 1;
+        }
+    }
+    assert_eq!(verified, 18);
+}
+
+/// Signs `count` random claim sets with jwt-simple (`$pair`: an RS* or PS* key pair,
+/// verified by ours with `$scheme`), then checks, for each token: jwt-simple and ours
+/// both accept it; with one signature bit flipped, or one character of the signing input
+/// changed, both reject it; under another hash or the other scheme, ours rejects it.
 macro_rules! cross_check {
-    ($pair:ty, $hash:expr, $bits:expr, $count:expr, $seed:expr) => {{
+    ($pair:ty, $scheme:expr, $hash:expr, $bits:expr, $count:expr, $seed:expr) => {{
         let key_pair = <$pair>::generate($bits).unwrap();
         let public = key_pair.public_key();
         let c = public.to_components();
@@ -228,7 +340,7 @@ macro_rules! cross_check {
             assert_eq!(sig.len(), ours.modulus_len());
 
             assert!(public.verify_token::<Value>(&token, None).is_ok());
-            assert!(ours.verify_pkcs1v15($hash, input.as_bytes(), &sig), "token {i}");
+            assert!($scheme.verify(&ours, $hash, input.as_bytes(), &sig), "token {i}");
 
             // One flipped signature bit.
             let mut bad_sig = sig.clone();
@@ -236,7 +348,7 @@ macro_rules! cross_check {
             bad_sig[at] ^= 1 << rng.below(8);
             let bad_token = format!("{input}.{}", b64e(&bad_sig));
             assert!(public.verify_token::<Value>(&bad_token, None).is_err());
-            assert!(!ours.verify_pkcs1v15($hash, input.as_bytes(), &bad_sig), "token {i}");
+            assert!(!$scheme.verify(&ours, $hash, input.as_bytes(), &bad_sig), "token {i}");
 
             // One changed character of the signing input (base64url stays well-formed: the
             // payload's interior characters each carry 6 full bits).
@@ -247,13 +359,18 @@ macro_rules! cross_check {
             let bad_input = String::from_utf8(bad_input).unwrap();
             let bad_token = format!("{bad_input}.{sig_b64}");
             assert!(public.verify_token::<Value>(&bad_token, None).is_err());
-            assert!(!ours.verify_pkcs1v15($hash, bad_input.as_bytes(), &sig), "token {i}");
+            assert!(!$scheme.verify(&ours, $hash, bad_input.as_bytes(), &sig), "token {i}");
 
-            // The right signature under the wrong hash.
+            // The right signature under the wrong hash, or the other scheme.
             for other in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
                 if other != $hash {
-                    assert!(!ours.verify_pkcs1v15(other, input.as_bytes(), &sig));
+                    assert!(!$scheme.verify(&ours, other, input.as_bytes(), &sig));
                 }
+                let other_scheme = match $scheme {
+                    Scheme::Pkcs1 => Scheme::Pss,
+                    Scheme::Pss => Scheme::Pkcs1,
+                };
+                assert!(!other_scheme.verify(&ours, other, input.as_bytes(), &sig));
             }
         }
     }};
@@ -261,24 +378,41 @@ macro_rules! cross_check {
 
 #[test]
 fn agrees_with_jwt_simple_rs256_2048() {
-    cross_check!(RS256KeyPair, HashAlg::Sha256, 2048, 150, 1);
-    cross_check!(RS256KeyPair, HashAlg::Sha256, 2048, 150, 2);
+    cross_check!(RS256KeyPair, Scheme::Pkcs1, HashAlg::Sha256, 2048, 150, 1);
+    cross_check!(RS256KeyPair, Scheme::Pkcs1, HashAlg::Sha256, 2048, 150, 2);
 }
 
 #[test]
 fn agrees_with_jwt_simple_rs384_3072() {
-    cross_check!(RS384KeyPair, HashAlg::Sha384, 3072, 100, 3);
+    cross_check!(RS384KeyPair, Scheme::Pkcs1, HashAlg::Sha384, 3072, 100, 3);
 }
 
 #[test]
 fn agrees_with_jwt_simple_rs512_4096() {
-    cross_check!(RS512KeyPair, HashAlg::Sha512, 4096, 60, 4);
+    cross_check!(RS512KeyPair, Scheme::Pkcs1, HashAlg::Sha512, 4096, 60, 4);
 }
 
 #[test]
 fn agrees_with_jwt_simple_rs256_4096_and_rs512_2048() {
-    cross_check!(RS256KeyPair, HashAlg::Sha256, 4096, 30, 5);
-    cross_check!(RS512KeyPair, HashAlg::Sha512, 2048, 60, 6);
+    cross_check!(RS256KeyPair, Scheme::Pkcs1, HashAlg::Sha256, 4096, 30, 5);
+    cross_check!(RS512KeyPair, Scheme::Pkcs1, HashAlg::Sha512, 2048, 60, 6);
+}
+
+#[test]
+fn agrees_with_jwt_simple_ps256_2048() {
+    cross_check!(PS256KeyPair, Scheme::Pss, HashAlg::Sha256, 2048, 150, 7);
+}
+
+#[test]
+fn agrees_with_jwt_simple_ps384_3072_and_2048() {
+    cross_check!(PS384KeyPair, Scheme::Pss, HashAlg::Sha384, 3072, 80, 8);
+    cross_check!(PS384KeyPair, Scheme::Pss, HashAlg::Sha384, 2048, 80, 9);
+}
+
+#[test]
+fn agrees_with_jwt_simple_ps512_4096_and_2048() {
+    cross_check!(PS512KeyPair, Scheme::Pss, HashAlg::Sha512, 4096, 40, 10);
+    cross_check!(PS512KeyPair, Scheme::Pss, HashAlg::Sha512, 2048, 80, 11);
 }
 
 /// Another key never verifies: same token, a different modulus.
