@@ -7,7 +7,7 @@
 //! emulated 128-bit product. All inputs here are public (key, message, signature), so
 //! nothing needs to be constant-time.
 
-use super::solinas::mul_mod_p;
+use super::solinas::{mul_mod_p, square_mod_p};
 use crate::montgomery::mont_mul;
 
 /// Eight little-endian 32-bit limbs.
@@ -164,6 +164,14 @@ impl Modulus {
         }
     }
 
+    /// a² in the form values are held in (p has a dedicated squaring).
+    pub fn square(&self, a: &Limbs) -> Limbs {
+        match &self.reduction {
+            Reduction::Montgomery { .. } => self.mul(a, a),
+            Reduction::SolinasP256 => square_mod_p(a),
+        }
+    }
+
     /// a mod m (a may be any 256-bit value) in the form values are held in.
     pub fn import(&self, a: &Limbs) -> Limbs {
         let reduced = self.reduce_once(a);
@@ -188,7 +196,7 @@ impl Modulus {
         let mut acc = self.import(&[1, 0, 0, 0, 0, 0, 0, 0]);
         for limb in exponent.iter().rev() {
             for bit in (0..32).rev() {
-                acc = self.mul(&acc, &acc);
+                acc = self.square(&acc);
                 if (limb >> bit) & 1 == 1 {
                     acc = self.mul(&acc, a);
                 }

@@ -61,18 +61,18 @@ impl Jacobian {
     /// 2·self (dbl-2001-b, 3M + 5S). At infinity Z3 = (Y+0)² − Y² − 0 = 0: stays there.
     pub fn double(&self) -> Jacobian {
         let f = &P;
-        let delta = f.mul(&self.z, &self.z);
-        let gamma = f.mul(&self.y, &self.y);
+        let delta = f.square(&self.z);
+        let gamma = f.square(&self.y);
         let beta = f.mul(&self.x, &gamma);
         let t = f.mul(&f.sub(&self.x, &delta), &f.add(&self.x, &delta));
         let alpha = f.add(&f.add(&t, &t), &t);
         let beta2 = f.add(&beta, &beta);
         let beta4 = f.add(&beta2, &beta2);
         let beta8 = f.add(&beta4, &beta4);
-        let x3 = f.sub(&f.mul(&alpha, &alpha), &beta8);
+        let x3 = f.sub(&f.square(&alpha), &beta8);
         let y_plus_z = f.add(&self.y, &self.z);
-        let z3 = f.sub(&f.sub(&f.mul(&y_plus_z, &y_plus_z), &gamma), &delta);
-        let gamma_sq = f.mul(&gamma, &gamma);
+        let z3 = f.sub(&f.sub(&f.square(&y_plus_z), &gamma), &delta);
+        let gamma_sq = f.square(&gamma);
         let gamma_sq2 = f.add(&gamma_sq, &gamma_sq);
         let gamma_sq4 = f.add(&gamma_sq2, &gamma_sq2);
         let gamma_sq8 = f.add(&gamma_sq4, &gamma_sq4);
@@ -93,8 +93,8 @@ impl Jacobian {
             return *self;
         }
         let f = &P;
-        let z1z1 = f.mul(&self.z, &self.z);
-        let z2z2 = f.mul(&other.z, &other.z);
+        let z1z1 = f.square(&self.z);
+        let z2z2 = f.square(&other.z);
         let u1 = f.mul(&self.x, &z2z2);
         let u2 = f.mul(&other.x, &z1z1);
         let s1 = f.mul(&self.y, &f.mul(&other.z, &z2z2));
@@ -110,15 +110,15 @@ impl Jacobian {
             };
         }
         let h2 = f.add(&h, &h);
-        let i = f.mul(&h2, &h2);
+        let i = f.square(&h2);
         let j = f.mul(&h, &i);
         let r = f.add(&s_diff, &s_diff);
         let v = f.mul(&u1, &i);
-        let x3 = f.sub(&f.sub(&f.mul(&r, &r), &j), &f.add(&v, &v));
+        let x3 = f.sub(&f.sub(&f.square(&r), &j), &f.add(&v, &v));
         let s1j = f.mul(&s1, &j);
         let y3 = f.sub(&f.mul(&r, &f.sub(&v, &x3)), &f.add(&s1j, &s1j));
         let z_sum = f.add(&self.z, &other.z);
-        let z3 = f.mul(&f.sub(&f.sub(&f.mul(&z_sum, &z_sum), &z1z1), &z2z2), &h);
+        let z3 = f.mul(&f.sub(&f.sub(&f.square(&z_sum), &z1z1), &z2z2), &h);
         Jacobian {
             x: x3,
             y: y3,
@@ -132,7 +132,7 @@ impl Jacobian {
             return Jacobian::from_affine(other.x, other.y);
         }
         let f = &P;
-        let z1z1 = f.mul(&self.z, &self.z);
+        let z1z1 = f.square(&self.z);
         let u2 = f.mul(&other.x, &z1z1);
         let s2 = f.mul(&other.y, &f.mul(&self.z, &z1z1));
         let h = f.sub(&u2, &self.x);
@@ -144,17 +144,17 @@ impl Jacobian {
                 Jacobian::INFINITY
             };
         }
-        let hh = f.mul(&h, &h);
+        let hh = f.square(&h);
         let hh2 = f.add(&hh, &hh);
         let i = f.add(&hh2, &hh2);
         let j = f.mul(&h, &i);
         let r = f.add(&s_diff, &s_diff);
         let v = f.mul(&self.x, &i);
-        let x3 = f.sub(&f.sub(&f.mul(&r, &r), &j), &f.add(&v, &v));
+        let x3 = f.sub(&f.sub(&f.square(&r), &j), &f.add(&v, &v));
         let y1j = f.mul(&self.y, &j);
         let y3 = f.sub(&f.mul(&r, &f.sub(&v, &x3)), &f.add(&y1j, &y1j));
         let z_plus_h = f.add(&self.z, &h);
-        let z3 = f.sub(&f.sub(&f.mul(&z_plus_h, &z_plus_h), &z1z1), &hh);
+        let z3 = f.sub(&f.sub(&f.square(&z_plus_h), &z1z1), &hh);
         Jacobian {
             x: x3,
             y: y3,
@@ -200,7 +200,7 @@ fn to_affine(points: &[Jacobian; 8]) -> Option<Table> {
         // inverse = (Z0·…·Zi)⁻¹ here; times Z0·…·Z(i−1) gives Zi⁻¹.
         let z_inverse = f.mul(&inverse, earlier);
         inverse = f.mul(&inverse, &point.z);
-        let z2 = f.mul(&z_inverse, &z_inverse);
+        let z2 = f.square(&z_inverse);
         *entry = Affine {
             x: f.mul(&point.x, &z2),
             y: f.mul(&point.y, &f.mul(&z2, &z_inverse)),

@@ -10,6 +10,47 @@ pub fn mul_mod_p(a: &Limbs, b: &Limbs) -> Limbs {
     reduce(&product(a, b))
 }
 
+/// a² mod p, for a < p: [`mul_mod_p`] with 36 limb products instead of 64.
+pub fn square_mod_p(a: &Limbs) -> Limbs {
+    reduce(&square(a))
+}
+
+/// a², as 16 little-endian limbs: each cross product aᵢ·aⱼ (i < j) once, the sum
+/// doubled, then the squares aᵢ² added on the diagonal.
+// Indices are loop counters bounded by the fixed array sizes (i < j < 8, i + 8 < 16,
+// 2i + 1 < 16): none can be out of bounds, whatever the input.
+#[allow(clippy::indexing_slicing)]
+fn square(a: &Limbs) -> [u32; 16] {
+    let mut c = [0u32; 16];
+    for i in 0..8 {
+        let ai = u64::from(a[i]);
+        let mut carry = 0u64;
+        for j in i + 1..8 {
+            let t = u64::from(c[i + j]) + ai * u64::from(a[j]) + carry;
+            c[i + j] = t as u32;
+            carry = t >> 32;
+        }
+        c[i + 8] = carry as u32;
+    }
+    // Doubling: the cross sum is below 2^511, so nothing leaves the top limb.
+    let mut high_bit = 0u32;
+    for limb in c.iter_mut() {
+        let next = *limb >> 31;
+        *limb = (*limb << 1) | high_bit;
+        high_bit = next;
+    }
+    let mut carry = 0u64;
+    for i in 0..8 {
+        let square = u64::from(a[i]) * u64::from(a[i]);
+        let t = u64::from(c[2 * i]) + (square & 0xffff_ffff) + carry;
+        c[2 * i] = t as u32;
+        let t = u64::from(c[2 * i + 1]) + (square >> 32) + (t >> 32);
+        c[2 * i + 1] = t as u32;
+        carry = t >> 32;
+    }
+    c
+}
+
 /// The 512-bit product, as 16 little-endian limbs.
 // Every index below is a loop counter bounded by the fixed array sizes (i, j < 8, so
 // i + j + 1 < 16): none can be out of bounds, whatever the inputs.
@@ -129,6 +170,7 @@ mod tests {
             for b in values.iter().take(20) {
                 assert_eq!(mul_mod_p(a, b), mul_slow(a, b), "{a:x?} · {b:x?}");
             }
+            assert_eq!(square_mod_p(a), mul_slow(a, a), "{a:x?}²");
         }
     }
 }
