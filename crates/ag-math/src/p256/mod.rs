@@ -100,7 +100,7 @@ impl PublicKey {
         }
         // The digest is exactly as long as n: it is the integer e, reduced once.
         let e = N.reduce_once(&from_be_bytes(digest));
-        let s_inverse = N.invert(&N.import(&s)); // s⁻¹·R
+        let s_inverse = N.import(&N.invert_vartime(&s)?); // s⁻¹·R
         let u1 = N.mul(&e, &s_inverse); // e·s⁻¹, out of Montgomery form
         let u2 = N.mul(&r, &s_inverse);
         let sum = double_scalar_mul(&u1, base_table()?, &u2, &self.table)?;

@@ -154,18 +154,11 @@ mod tests {
             [u32::MAX, u32::MAX, u32::MAX, 0, 0, 0, 0, 0],
             [0, 0, 0, u32::MAX, u32::MAX, u32::MAX, 0, 0],
         ];
-        // A simple xorshift for the rest: reproducible, covers all limbs.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..200 {
-            let mut v = [0u32; 8];
-            for limb in v.iter_mut() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *limb = state as u32;
-            }
-            values.push(P.reduce_once(&v));
-        }
+        values.extend(super::super::field::random_below(
+            &P,
+            0x9e37_79b9_7f4a_7c15,
+            200,
+        ));
         for a in &values {
             for b in values.iter().take(20) {
                 assert_eq!(mul_mod_p(a, b), mul_slow(a, b), "{a:x?} · {b:x?}");
