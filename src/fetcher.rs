@@ -72,6 +72,9 @@ impl Fetcher {
                 })
             })
             .collect();
+        for fetch in &issuers {
+            fetch.create_kid_refetch_record();
+        }
         (!issuers.is_empty()).then_some(Fetcher { root_id, issuers })
     }
 
@@ -342,6 +345,17 @@ impl IssuerFetch {
         match hostcalls::set_shared_data(&self.key("kid_refetch"), Some(claim.as_bytes()), cas) {
             Ok(()) => KidRefetch::Claimed,
             Err(_) => KidRefetch::Pending,
+        }
+    }
+
+    /// Creates the process-wide unknown-`kid` record ("never claimed") if no VM has yet.
+    /// Claims are CAS writes, and a CAS on a key that does not exist always succeeds:
+    /// creating it at configuration, long before any token can ask for a refetch, keeps
+    /// two workers from both claiming the first refetch.
+    fn create_kid_refetch_record(&self) {
+        let key = self.key("kid_refetch");
+        if let Ok((None, _)) = hostcalls::get_shared_data(&key) {
+            let _ = hostcalls::set_shared_data(&key, Some(b"0 1"), None);
         }
     }
 
