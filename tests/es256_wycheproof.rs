@@ -1,7 +1,9 @@
 //! `es256` (our P-256 ECDSA verification) against
 //! 1. every Wycheproof ECDSA P-256/SHA-256 P1363 vector (the JWS signature format), and
 //! 2. jwt-simple itself: tokens it signs with random keys verify with ours, and a
-//!    changed byte in the signature or the signed part fails in both.
+//!    changed byte in the signature or the signed part fails in both;
+//! 3. jwt-simple's `p256` on mutated signatures (edge values for r and s, high-s twins,
+//!    random bytes): the same answer every time.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,7 +14,7 @@
 mod crypto_common;
 use ag_math::p256::PublicKey;
 use crypto_common::{hex, read_vectors};
-use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
+use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use jwt_simple::prelude::*;
 
 #[test]
@@ -121,4 +123,74 @@ fn malformed_keys_and_signatures_are_refused() {
     ] {
         assert!(!key.verify(input.as_bytes(), &bad));
     }
+}
+
+/// Differential: mutated signatures — random bytes, r or s replaced by edge values
+/// (0, 1, n − 1, n, n + 1, p, all ones), s negated (the high-s twin) — get the same
+/// answer from ours and from jwt-simple's `p256`.
+#[test]
+fn mutated_signatures_get_the_same_answer_as_jwt_simple() {
+    use crypto_common::Rng;
+    let n = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+    let p = hex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+    let plus = |v: &[u8], k: u8| {
+        let mut out = v.to_vec();
+        let mut carry = k;
+        for byte in out.iter_mut().rev() {
+            let (sum, overflow) = byte.overflowing_add(carry);
+            *byte = sum;
+            carry = u8::from(overflow);
+        }
+        out
+    };
+    let negate = |s: &[u8]| {
+        // n − s, big-endian, s < n
+        let mut out = vec![0u8; 32];
+        let mut borrow = 0i16;
+        for i in (0..32).rev() {
+            let d = i16::from(n[i]) - i16::from(s[i]) - borrow;
+            out[i] = d.rem_euclid(256) as u8;
+            borrow = i16::from(d < 0);
+        }
+        out
+    };
+    let edges: Vec<Vec<u8>> = vec![
+        vec![0; 32],
+        plus(&[0; 32], 1),
+        negate(&plus(&[0; 32], 1)),
+        n.clone(),
+        plus(&n, 1),
+        p.clone(),
+        vec![0xff; 32],
+    ];
+    let pair = ES256KeyPair::generate();
+    let public = pair.public_key();
+    let key = PublicKey::from_sec1(&public.public_key().to_bytes_uncompressed()).unwrap();
+    let mut rng = Rng(7);
+    let (mut accepted, mut rounds) = (0, 0);
+    for round in 0..40 {
+        let claims = Claims::create(Duration::from_hours(1)).with_subject(format!("m{round}"));
+        let token = pair.sign(claims).unwrap();
+        let (input, signature) = split(&token);
+        let (r, s) = signature.split_at(32);
+        let mut variants = vec![[r, negate(s).as_slice()].concat()];
+        for edge in &edges {
+            variants.push([edge.as_slice(), s].concat());
+            variants.push([r, edge.as_slice()].concat());
+        }
+        let mut random = signature.clone();
+        random[rng.below(64)] = rng.next() as u8;
+        variants.push(random);
+        for variant in variants {
+            let ours = key.verify(input.as_bytes(), &variant);
+            let encoded = Base64UrlSafeNoPadding::encode_to_string(&variant).unwrap();
+            let forged = format!("{input}.{encoded}");
+            let theirs = public.verify_token::<NoCustomClaims>(&forged, None).is_ok();
+            assert_eq!(ours, theirs, "round {round}: {variant:02x?}");
+            accepted += usize::from(ours);
+            rounds += 1;
+        }
+    }
+    // Only the high-s twins verify (one per round); every edge value is refused.
+    assert_eq!(accepted, 40, "of {rounds}");
 }
