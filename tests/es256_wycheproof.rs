@@ -1,5 +1,5 @@
-//! `es256` (our P-256 ECDSA verification) against
-//! 1. every Wycheproof ECDSA P-256/SHA-256 P1363 vector (the JWS signature format), and
+//! `ag_math::p256` (our P-256 ECDSA verification, ES256) against
+//! 1. every Wycheproof ECDSA P-256/SHA-256 P1363 vector (the JWS signature format);
 //! 2. jwt-simple itself: tokens it signs with random keys verify with ours, and a
 //!    changed byte in the signature or the signed part fails in both;
 //! 3. jwt-simple's `p256` on mutated signatures (edge values for r and s, high-s twins,
