@@ -180,6 +180,15 @@ mod tests {
         assert_eq!(render_claim(&json!(null)), None);
     }
 
+    /// An object claim is forwarded as the issuer wrote it: members in their order.
+    #[test]
+    fn objects_keep_the_issuers_member_order() {
+        let claims = crate::json::parse_object(br#"{"addr":{"zip":"8000","city":"Z"}}"#).unwrap();
+        let rendered = render_claim(claims.get("addr").unwrap()).unwrap();
+        let expected = Base64UrlSafeNoPadding::encode_to_string(r#"{"zip":"8000","city":"Z"}"#);
+        assert_eq!(rendered, expected.unwrap());
+    }
+
     #[test]
     fn unsafe_values_are_refused() {
         assert!(!acceptable("a\r\nx-evil: 1"));
