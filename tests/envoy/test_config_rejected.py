@@ -60,7 +60,7 @@ CASES = {
     "missing-issuers": (_set(["issuers"], ...), "issuers"),
     "empty-issuers": (_set(["issuers"], []), "issuers"),
     "issuer-without-keys": (_no_keys, "issuers[0]"),
-    "issuer-without-issuer": (_set(["issuers", 0, "issuer"], ...), "issuers[0]"),
+    "issuer-without-issuer": (_set(["issuers", 0, "issuer"], ...), "issuers[0].issuer"),
     "rule-without-audience": (_no_audience, "rules["),
     "leeway-over-300": (_set(["issuers", 0, "leeway_seconds"], 301), "issuers[0].leeway_seconds"),
     "leeway-negative": (_set(["issuers", 0, "leeway_seconds"], -1), "issuers[0].leeway_seconds"),

@@ -84,6 +84,11 @@ CASES = {
     "payload-deeply-nested-objects": lambda: signed(_hdr(), _pjson()[:-1] + ',"deep":' + '{"a":' * 3000 + "1" + "}" * 3000 + "}"),
     "payload-huge-number": lambda: signed(_hdr(), _pjson()[:-1] + ',"n":1e999999}'),
     "payload-huge-integer-exp": lambda: signed(_hdr(), _pjson(exp=10**40)),
+    # I-JSON (RFC 7493): magnitudes beyond 2^53 - 1 are read differently by different parsers.
+    "payload-integer-2^64": lambda: signed(_hdr(), _pjson()[:-1] + f',"n":{2**64}' + "}"),
+    "payload-integer-2^53": lambda: signed(_hdr(), _pjson()[:-1] + f',"n":{2**53}' + "}"),
+    "payload-float-1e30": lambda: signed(_hdr(), _pjson()[:-1] + ',"n":1e30}'),
+    "payload-nested-33-levels": lambda: signed(_hdr(), _pjson()[:-1] + ',"deep":' + "[" * 32 + "]" * 32 + "}"),
     "payload-nan": lambda: signed(_hdr(), _pjson()[:-1] + ',"n":NaN}'),
     "payload-bom": lambda: signed(_hdr(), b"\xef\xbb\xbf" + _pjson().encode()),
     "payload-lone-surrogate": lambda: signed(_hdr(), _pjson()[:-1] + ',"s":"\\ud800"}'),
