@@ -65,15 +65,13 @@ impl VerifyingKey {
         self.verifiers.iter().any(|(a, _)| *a == alg)
     }
 
-    /// Checks the token's signature with the verifier for `alg`.
-    pub fn verify(&self, alg: Algorithm, token: &str) -> bool {
-        let Some((input, signature)) = signed_parts(token) else {
-            return false;
-        };
+    /// Checks a signature over the signing input (`header.payload`) with the verifier
+    /// for `alg`.
+    pub fn verify(&self, alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
         self.verifiers
             .iter()
             .filter(|(a, _)| *a == alg)
-            .any(|(_, verifier)| verifier.verify(input, &signature))
+            .any(|(_, verifier)| verifier.verify(input, signature))
     }
 }
 
@@ -148,15 +146,6 @@ fn verify_es384(key: &p384::ecdsa::VerifyingKey, input: &[u8], signature: &[u8])
     };
     let digest = hmac_sha512::sha384::Hash::hash(input);
     key.verify_prehash(&digest, &signature).is_ok()
-}
-
-/// A compact JWS's signing input (`header.payload`) and decoded signature. Everything
-/// else about the token (structure, header, claims, times) was checked before a
-/// signature is.
-fn signed_parts(token: &str) -> Option<(&[u8], Vec<u8>)> {
-    let (signing_input, signature) = token.rsplit_once('.')?;
-    let signature = Base64UrlSafeNoPadding::decode_to_vec(signature, None).ok()?;
-    Some((signing_input.as_bytes(), signature))
 }
 
 impl Material {
@@ -254,18 +243,12 @@ fn decoded(
         })
 }
 
-/// Reads one JWK. Private members and `oct` keys are errors: a published key set never
-/// holds secrets, and accepting one would mean the IdP's signing key leaked into config.
+/// Reads one JWK; a secret in it is an error ([`refuse_secrets`]).
 pub fn parse_jwk(value: &Value, path: &str) -> Result<KeySpec, ConfigError> {
     let key = value
         .as_object()
         .ok_or_else(|| ConfigError::new(path, "expected a JWK object"))?;
-    if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| key.contains_key(**m)) {
-        return Err(ConfigError::new(
-            format!("{path}.{private}"),
-            "private key member in a public key set",
-        ));
-    }
+    refuse_secrets(key, path)?;
     if let Some(usage) = key.get("use") {
         if usage.as_str() != Some("sig") {
             return Err(ConfigError::new(
@@ -327,12 +310,6 @@ pub fn parse_jwk(value: &Value, path: &str) -> Result<KeySpec, ConfigError> {
             }
             Material::Ed25519(decoded(key, "x", path)?)
         }
-        "oct" => {
-            return Err(ConfigError::new(
-                format!("{path}.kty"),
-                "symmetric keys cannot be published in a JWKS; use hmac_secret_base64",
-            ))
-        }
         _ => {
             return Err(ConfigError::new(
                 format!("{path}.kty"),
@@ -367,9 +344,10 @@ pub fn parse_jwks(
     let (mut usable, mut skipped) = (Vec::new(), Vec::new());
     for (i, key) in keys.iter().enumerate() {
         let key_path = format!("{path}.keys[{i}]");
-        match key.get("use") {
-            // A secret is an error whatever its use: parse_jwk says so.
-            Some(usage) if usage.as_str() != Some("sig") && !holds_secret(key) => {
+        match (key.as_object(), key.get("use")) {
+            (Some(object), Some(usage)) if usage.as_str() != Some("sig") => {
+                // A secret is an error whatever its use.
+                refuse_secrets(object, &key_path)?;
                 skipped.push(ConfigError::new(
                     format!("{key_path}.use"),
                     "not a signing key",
@@ -381,11 +359,22 @@ pub fn parse_jwks(
     Ok((usable, skipped))
 }
 
-fn holds_secret(key: &Value) -> bool {
-    key.as_object().is_some_and(|key| {
-        PRIVATE_MEMBERS.iter().any(|m| key.contains_key(*m))
-            || key.get("kty").and_then(Value::as_str) == Some("oct")
-    })
+/// Private members and `oct` keys are errors: a published key set never holds secrets,
+/// and accepting one would mean the IdP's signing key leaked into the configuration.
+fn refuse_secrets(key: &serde_json::Map<String, Value>, path: &str) -> Result<(), ConfigError> {
+    if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| key.contains_key(**m)) {
+        return Err(ConfigError::new(
+            format!("{path}.{private}"),
+            "private key member in a public key set",
+        ));
+    }
+    if key.get("kty").and_then(Value::as_str) == Some("oct") {
+        return Err(ConfigError::new(
+            format!("{path}.kty"),
+            "symmetric keys cannot be published in a JWKS; use hmac_secret_base64",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads an HMAC secret: standard or URL-safe base64, at least 32 bytes (RFC 7518 §3.2

@@ -14,11 +14,13 @@ const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 
 /// A token whose structure, issuer, header and times were checked; not yet its signature.
 pub struct Unverified<'p, 't> {
-    pub raw: &'t str,
+    /// `header.payload`, what the signature covers.
+    pub signing_input: &'t str,
+    /// The signature segment, decoded once here for every key that may check it.
+    pub signature: Vec<u8>,
     pub issuer: &'p Issuer,
     pub alg: Algorithm,
     pub kid: Option<String>,
-    pub typ: Option<String>,
     pub claims: Rc<Object>,
     /// The generation of the key set the signature was checked with.
     pub key_generation: u64,
@@ -57,9 +59,7 @@ pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 
     let claims = segment(p)
         .and_then(|bytes| json::parse_object(&bytes))
         .ok_or_else(|| invalid("token payload is not base64url-encoded JSON"))?;
-    if segment(s).is_none() {
-        return Err(invalid("token signature is not base64url"));
-    }
+    let signature = segment(s).ok_or_else(|| invalid("token signature is not base64url"))?;
     if header.contains_key("crit") {
         return Err(invalid("critical header extensions are not supported"));
     }
@@ -90,12 +90,14 @@ pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 
     if !type_accepted(issuer.token_type, typ) {
         return Err(invalid("token type is not accepted"));
     }
+    // header.payload: the raw token up to its last dot (there are exactly two).
+    let signing_input = raw.rsplit_once('.').map_or(raw, |(input, _)| input);
     Ok(Unverified {
-        raw,
+        signing_input,
+        signature,
         issuer,
         alg,
         kid,
-        typ: typ.map(str::to_owned),
         claims: Rc::new(claims),
         key_generation: 0,
     })
@@ -219,7 +221,11 @@ impl Unverified<'_, '_> {
             let wait = self.issuer.remote().map(|_| KeyWait::UnknownKid);
             return Err(Failure { wait, ..unknown });
         }
-        if candidates.iter().any(|k| k.verify(self.alg, self.raw)) {
+        let input = self.signing_input.as_bytes();
+        if candidates
+            .iter()
+            .any(|k| k.verify(self.alg, input, &self.signature))
+        {
             Ok(())
         } else {
             Err(invalid("token signature is invalid"))

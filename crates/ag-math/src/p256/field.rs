@@ -8,6 +8,7 @@
 //! nothing needs to be constant-time.
 
 use super::solinas::{mul_mod_p, square_mod_p};
+pub use crate::montgomery::less_than;
 use crate::montgomery::mont_mul;
 
 /// Eight little-endian 32-bit limbs.
@@ -86,16 +87,6 @@ pub fn from_be_bytes(bytes: &[u8; 32]) -> Limbs {
 
 pub fn is_zero(a: &Limbs) -> bool {
     a.iter().all(|&limb| limb == 0)
-}
-
-/// a < b.
-pub fn less_than(a: &Limbs, b: &Limbs) -> bool {
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        if x != y {
-            return x < y;
-        }
-    }
-    false
 }
 
 /// a + b as 256 bits, and whether it carried out.
