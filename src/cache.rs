@@ -11,9 +11,13 @@
 
 use crate::decision::Failure;
 use crate::json::Object;
+use foldhash::fast::SeedableRandomState;
+use foldhash::SharedSeed;
 use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 /// `cache` in the plugin configuration.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +145,7 @@ impl VerifyCache {
 /// A map bounded by entry count and by approximate bytes, evicting the oldest insert
 /// first. Every key is in `order` exactly once, so `order` never outgrows `entries`.
 struct Bounded<V> {
-    entries: HashMap<Rc<str>, (V, usize)>,
+    entries: HashMap<Rc<str>, (V, usize), SeedableRandomState>,
     order: VecDeque<Rc<str>>,
     bytes: usize,
     max_entries: usize,
@@ -151,7 +155,7 @@ struct Bounded<V> {
 impl<V> Bounded<V> {
     fn new(max_entries: usize, max_bytes: usize) -> Bounded<V> {
         Bounded {
-            entries: HashMap::new(),
+            entries: HashMap::with_hasher(token_hasher()),
             order: VecDeque::new(),
             bytes: 0,
             max_entries,
@@ -188,6 +192,19 @@ impl<V> Bounded<V> {
         self.entries.insert(key, (value, size));
         self.bytes = self.bytes.saturating_add(size);
     }
+}
+
+/// foldhash, seeded from the host's randomness (std's `RandomState` keys come from
+/// WASI `random_get`; foldhash's own seed would come from addresses, which are fixed in
+/// wasm). Keys are whole tokens (~1 KB): with std's SipHash, hashing was about a sixth
+/// of a cache hit. foldhash is not a cryptographic hash; with a secret seed, an
+/// attacker cannot aim forged tokens at one bucket, and the maps are bounded anyway
+/// (the negative one at [`NEGATIVE_MAX_ENTRIES`]); a hit still compares the whole token.
+fn token_hasher() -> SeedableRandomState {
+    static SHARED: OnceLock<SharedSeed> = OnceLock::new();
+    let random = || RandomState::new().hash_one(0u8);
+    let shared = SHARED.get_or_init(|| SharedSeed::from_u64(random()));
+    SeedableRandomState::with_seed(random(), shared)
 }
 
 #[cfg(test)]
