@@ -15,7 +15,7 @@ use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
@@ -65,14 +65,7 @@ impl Context for Root {
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
-        // Per-request logs cost a host call each: only format what Envoy will print.
-        log::set_max_level(match hostcalls::get_log_level() {
-            Ok(LogLevel::Trace) => log::LevelFilter::Trace,
-            Ok(LogLevel::Debug) => log::LevelFilter::Debug,
-            Ok(LogLevel::Info) => log::LevelFilter::Info,
-            Ok(LogLevel::Warn) => log::LevelFilter::Warn,
-            _ => log::LevelFilter::Error,
-        });
+        follow_envoy_log_level();
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         let policy = match Policy::from_json(&text) {
@@ -101,7 +94,11 @@ impl RootContext for Root {
             kid_wanted: RefCell::new(BTreeSet::new()),
         });
         self.fetcher = Fetcher::new(&shared.policy, self.id);
-        if self.fetcher.is_some() && hostcalls::set_tick_period(Fetcher::TICK).is_err() {
+        let tick = match self.fetcher {
+            Some(_) => Fetcher::TICK,
+            None => LOG_LEVEL_REFRESH,
+        };
+        if hostcalls::set_tick_period(tick).is_err() && self.fetcher.is_some() {
             log::error!("audience-guard: cannot schedule key fetches");
             return false;
         }
@@ -110,6 +107,7 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        follow_envoy_log_level();
         if let (Some(fetcher), Some(shared)) = (&mut self.fetcher, &self.shared) {
             fetcher.tick(shared);
         }
@@ -125,6 +123,23 @@ impl RootContext for Root {
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
+}
+
+/// How often a VM without remote keys re-reads Envoy's log level; with remote keys the
+/// fetcher's tick ([`Fetcher::TICK`]) does it.
+const LOG_LEVEL_REFRESH: Duration = Duration::from_secs(1);
+
+/// Per-request logs cost a host call each: only what Envoy will print is formatted.
+/// Re-read on every tick, so raising the `wasm` logger on Envoy's admin
+/// (`/logging?wasm=debug`) shows the allow lines without a reload.
+fn follow_envoy_log_level() {
+    log::set_max_level(match hostcalls::get_log_level() {
+        Ok(LogLevel::Trace) => log::LevelFilter::Trace,
+        Ok(LogLevel::Debug) => log::LevelFilter::Debug,
+        Ok(LogLevel::Info) => log::LevelFilter::Info,
+        Ok(LogLevel::Warn) => log::LevelFilter::Warn,
+        _ => log::LevelFilter::Error,
+    });
 }
 
 struct Guard {
