@@ -858,7 +858,8 @@ def report(s: Settings, elf: str, wasm: str, mixes: dict, cells: dict, cursor: d
     L.append(f"- policy on every auth listener: issuer `{tk.ISSUER}`, audience `{tk.AUDIENCE}`, "
              f"scope `{tk.SCOPE}` required under `/orders`; requests `GET {PATH}`")
     L.append(f"- `.wasm`: {os.path.getsize(wasm):,} bytes ({os.path.getsize(wasm) / 1024 / 1024:.2f} MiB), "
-             f"sha256 {hashlib.sha256(Path(wasm).read_bytes()).hexdigest()[:16]}…")
+             f"sha256 {hashlib.sha256(Path(wasm).read_bytes()).hexdigest()[:16]}…; "
+             f"`wasm-floor` module {os.path.getsize(s.floor_wasm):,} bytes")
     L.append("")
     L.append("Ratios are req/s ÷ `native` req/s measured in the same run; absolute numbers move "
              "between runs on this shared machine, ratios hold better. Latencies are wrk's, "
@@ -878,7 +879,7 @@ def report(s: Settings, elf: str, wasm: str, mixes: dict, cells: dict, cursor: d
         L.append("")
         L.append(f"Noise: median `other on its core %` over all timed runs {med:.0f}% — {verdict}.")
     L.append("")
-    L.append("`baseline` rows where Envoy's CPU stays well below 100 with little `other` were "
+    L.append("`baseline` and `wasm-floor` rows where Envoy's CPU stays well below 100 with little `other` were "
              "limited by the load generator (wrk + Lua on one core), not by Envoy.")
     for alg in s.algs:
         L.append("")
@@ -994,7 +995,8 @@ def main() -> int:
         wasm = str(workdir / "audience_guard.wasm")
         shutil.copyfile(s.wasm, wasm)
         s.floor_wasm = str(shutil.copyfile(s.floor_wasm, workdir / "floor.wasm"))
-        log(f"Envoy {envoy_version(elf)} ({elf}); module {s.wasm} ({os.path.getsize(wasm):,} bytes)")
+        log(f"Envoy {envoy_version(elf)} ({elf}); module {s.wasm} ({os.path.getsize(wasm):,} bytes), "
+            f"wasm-floor {os.path.getsize(s.floor_wasm):,} bytes")
         log(f"settings: DURATION={s.duration} RUNS={s.runs} WARMUP={s.warmup} CONNECTIONS={s.connections} "
             f"ALGS={','.join(s.algs)} MIXES={','.join(s.mixes)} WARM_TOKENS={s.warm_tokens} "
             f"COLD_TOKENS={s.cold_tokens}; temp dir {workdir}")
