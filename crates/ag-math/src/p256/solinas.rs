@@ -124,7 +124,7 @@ fn propagate(columns: &[i64; 8]) -> (Limbs, i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::field::{Limbs, P};
+    use super::super::field::{random_below, Limbs, P};
     use super::*;
 
     /// a·b mod p by double-and-add with the field's addition (slow, obviously right).
@@ -154,11 +154,7 @@ mod tests {
             [u32::MAX, u32::MAX, u32::MAX, 0, 0, 0, 0, 0],
             [0, 0, 0, u32::MAX, u32::MAX, u32::MAX, 0, 0],
         ];
-        values.extend(super::super::field::random_below(
-            &P,
-            0x9e37_79b9_7f4a_7c15,
-            200,
-        ));
+        values.extend(random_below(&P, 0x9e37_79b9_7f4a_7c15, 200));
         for a in &values {
             for b in values.iter().take(20) {
                 assert_eq!(mul_mod_p(a, b), mul_slow(a, b), "{a:x?} · {b:x?}");
