@@ -30,7 +30,7 @@ Environment (all optional except ENVOY and WASM):
   WARM_TOKENS=1000   distinct tokens of the warm mix (also native-cached's cache size)
   COLD_TOKENS        distinct tokens of the cold pool per algorithm (default: sized
                      from DURATION, RUNS and COLD_RATE)
-  COLD_RATE=12000    req/s assumed when sizing the cold pool
+  COLD_RATE=16000    req/s assumed when sizing the cold pool
   ENVOY_CPU=0 LOADGEN_CPU=1   STARTS=3 (Envoy starts for the startup-time median)
   OUT=bench/results.md  WRK=wrk  KEEP_TMP=1 keeps the temp dir
 """
@@ -143,7 +143,7 @@ class Settings:
         for m in mixes:
             if m not in ("hot", "warm", "cold", "reject"):
                 die(f"MIXES: unknown mix {m!r} (known: hot warm cold reject)")
-        cold_rate = max(1, env_int("COLD_RATE", 12000))
+        cold_rate = max(1, env_int("COLD_RATE", 16000))
         # Enough never-seen tokens for the busiest caching listener: warm-up + runs.
         default_cold = (warmup + runs * duration) * cold_rate + COLD_CHECK
         return Settings(

@@ -1,5 +1,5 @@
 //! RSASSA-PKCS1-v1_5 signature verification (RS256, RS384, RS512); the exponentiation
-//! is `ag_math::amm` (SIMD almost-Montgomery multiplication on 28-bit digits).
+//! is `ag_math::amm` (SIMD almost-Montgomery multiplication on digits of ≤ 28 bits).
 //! RSASSA-PSS (PS256, PS384, PS512) is in `rsa_pss`, on the same key type and
 //! public-key operation.
 //!

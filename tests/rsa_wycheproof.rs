@@ -1,5 +1,5 @@
-//! `rsa_verify` and `rsa_pss` (the 32-bit-limb Montgomery RS256/384/512 and
-//! PS256/384/512 paths) against
+//! `rsa_verify` and `rsa_pss` (the RS256/384/512 and PS256/384/512 paths, on
+//! `ag_math::amm`'s exponentiation) against
 //! 1. every Wycheproof RSASSA-PKCS1-v1_5 vector for 2048/3072/4096-bit keys and every
 //!    RSASSA-PSS vector of `rsa_pss_2048_sha256_mgf1_32`,
 //! 2. OpenSSL PSS signatures under 2049-, 2052- and 3073-bit moduli (tests/vectors/pss:

@@ -1,12 +1,13 @@
 //! RSA's public-key operation x^e mod n on w-bit digits (w ≤ 28): almost-Montgomery
 //! multiplication by product scanning with deferred carries, the inner loop on wasm SIMD.
 //!
-//! Why: a never-seen RS256 token spent ~76 of its ~100 µs in the 32-bit-limb CIOS
-//! multiplication ([`crate::montgomery`]), which propagates a carry after every limb
-//! product. With digits of at most 28 bits a whole column of products (and of the
-//! reduction's products) sums in one u64 without carrying, so the column is a dot
-//! product: in wasm, `i64x2.extmul_{low,high}_i32x4_u` make two 32×32→64 products per
-//! instruction. The exponentiation took ~2× less time in V8 (`examples/verify_bench.rs`).
+//! Why: the signature is most of what a never-seen RS256 token costs, and the
+//! 32-bit-limb CIOS multiplication ([`crate::montgomery`]) it ran on propagates a carry
+//! after every limb product (~76–80 µs per verification in Node's V8). With digits of
+//! at most 28 bits a whole column of products (and of the reduction's products) sums in
+//! one u64 without carrying, so the column is a dot product: in wasm,
+//! `i64x2.extmul_{low,high}_i32x4_u` make two 32×32→64 products per instruction. The
+//! same verification takes ~40 µs (`examples/verify_bench.rs`).
 //!
 //! "Almost": results are < 2n, not < n. With R = 2^(w·len) > 4n, inputs below 2n give
 //! outputs below 2n, so no product needs a comparison; one subtraction ends the power.
@@ -55,26 +56,30 @@ impl Modulus {
     }
 
     /// x^e mod n for x < n (32-bit limbs, as many as n has) and an odd e ≥ 3; the result
-    /// in the same form. `None` only if the inputs break those rules.
+    /// in the same form. `None` if the inputs break those rules (or, should a bound this
+    /// module relies on ever fail, rather than a wrong value).
     pub fn pow_odd(&self, x: &[u32], e: u32) -> Option<Vec<u32>> {
         if e & 1 == 0 || e < 3 || x.len() != self.limbs {
             return None;
         }
         let x = to_digits(x, self.w, self.n.len())?;
+        if !less_than(&x, &self.n) {
+            return None;
+        }
         let mut scratch = Scratch::new(self.n.len());
-        let x_mont = self.mul(&x, &self.rr, &mut scratch); // x·R
+        let x_mont = self.mul(&x, &self.rr, &mut scratch)?; // x·R
         let mut acc = x_mont.clone();
         // Left to right over e's bits below the top one; the last bit (set: e is odd)
         // multiplies by x itself, which also drops the R: x^e·R·R⁻¹.
         let top = 31 - e.leading_zeros();
         for bit in (1..top).rev() {
-            acc = self.mul(&acc, &acc, &mut scratch);
+            acc = self.mul(&acc, &acc, &mut scratch)?;
             if (e >> bit) & 1 == 1 {
-                acc = self.mul(&acc, &x_mont, &mut scratch);
+                acc = self.mul(&acc, &x_mont, &mut scratch)?;
             }
         }
-        acc = self.mul(&acc, &acc, &mut scratch);
-        acc = self.mul(&acc, &x, &mut scratch);
+        acc = self.mul(&acc, &acc, &mut scratch)?;
+        acc = self.mul(&acc, &x, &mut scratch)?;
         self.reduce_once(&mut acc);
         from_digits(&acc, self.w, self.limbs)
     }
@@ -88,7 +93,7 @@ impl Modulus {
     /// RS256 verification (2026-11-30, `examples/verify_bench.rs`): its shorter runs and
     /// extra loop cost more than the products it saves.
     #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
-    fn mul(&self, a: &[u32], b: &[u32], scratch: &mut Scratch) -> Vec<u32> {
+    fn mul(&self, a: &[u32], b: &[u32], scratch: &mut Scratch) -> Option<Vec<u32>> {
         let len = self.n.len();
         let mask = (1u64 << self.w) - 1;
         fill_reversed(&mut scratch.b_reversed, b);
@@ -109,12 +114,12 @@ impl Modulus {
                 scratch.m.get(start..end),
                 self.n_reversed.get(start + offset..end + offset),
             ) else {
-                return out;
+                return None;
             };
-            let mut t = carry.wrapping_add(dot2(x, y, m, n_reversed));
+            let mut t = carry.checked_add(dot2(x, y, m, n_reversed)?)?;
             if k < len {
                 let mk = (t as u32).wrapping_mul(self.k0) & mask as u32;
-                t = t.wrapping_add(u64::from(mk) * n0);
+                t = t.checked_add(u64::from(mk) * n0)?;
                 if let Some(slot) = scratch.m.get_mut(k) {
                     *slot = mk;
                 }
@@ -123,7 +128,8 @@ impl Modulus {
             }
             carry = t >> self.w;
         }
-        out
+        // The product is below 2n < R: nothing may carry out of the top digit.
+        (carry == 0).then_some(out)
     }
 
     /// R² mod n, below 2n: 2^c·R by doubling 2^(bits−1), then s almost-Montgomery
@@ -140,7 +146,7 @@ impl Modulus {
         }
         let mut scratch = Scratch::new(self.n.len());
         for _ in 0..squarings {
-            x = self.mul(&x, &x, &mut scratch);
+            x = self.mul(&x, &x, &mut scratch)?;
         }
         Some(x)
     }
@@ -223,23 +229,31 @@ fn fill_reversed(out: &mut [u32], x: &[u32]) {
     }
 }
 
-/// Σ x_i·y_i + u_i·v_i, natively (tests, CLI): the same sums as the SIMD version.
+/// Σ x_i·y_i + u_i·v_i over whole 4-digit steps, natively (tests, CLI): the same
+/// steps as the SIMD version, and `None` on an overflow the SIMD lanes could not see,
+/// so a broken column bound fails the tests.
 #[cfg(not(target_arch = "wasm32"))]
-fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> u64 {
-    x.iter()
-        .zip(y)
-        .zip(u.iter().zip(v))
-        .fold(0u64, |sum, ((&a, &b), (&c, &d))| {
-            sum.wrapping_add(u64::from(a) * u64::from(b))
-                .wrapping_add(u64::from(c) * u64::from(d))
-        })
+fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> Option<u64> {
+    let steps = x
+        .chunks_exact(LANES)
+        .zip(y.chunks_exact(LANES))
+        .zip(u.chunks_exact(LANES).zip(v.chunks_exact(LANES)));
+    let mut sum = 0u64;
+    for ((xs, ys), (us, vs)) in steps {
+        for ((&a, &b), (&c, &d)) in xs.iter().zip(ys).zip(us.iter().zip(vs)) {
+            sum = sum
+                .checked_add(u64::from(a) * u64::from(b))?
+                .checked_add(u64::from(c) * u64::from(d))?;
+        }
+    }
+    Some(sum)
 }
 
 /// Σ x_i·y_i + u_i·v_i over whole 4-digit steps, two u64 lanes per accumulator.
 #[cfg(target_arch = "wasm32")]
 #[target_feature(enable = "simd128")]
 #[inline]
-fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> u64 {
+fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> Option<u64> {
     use core::arch::wasm32::{
         i64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, u64x2_extract_lane,
         u64x2_splat, v128_load,
@@ -267,7 +281,7 @@ fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> u64 {
         high = i64x2_add(high, u64x2_extmul_high_u32x4(uv, vv));
     }
     let sum = i64x2_add(low, high);
-    u64x2_extract_lane::<0>(sum).wrapping_add(u64x2_extract_lane::<1>(sum))
+    u64x2_extract_lane::<0>(sum).checked_add(u64x2_extract_lane::<1>(sum))
 }
 
 /// Significant bits of little-endian limbs.
@@ -494,14 +508,25 @@ mod tests {
         assert_eq!(m.pow_odd(&[2], 3), Some(vec![2])); // 8 mod 3
     }
 
-    /// R² mod n (possibly plus n) and every product a·b·R⁻¹, against the reference, for
-    /// random, all-ones and sparse moduli of 2048–4096 bits and random or extreme values.
+    /// R² mod n and every product a·b·R⁻¹, against the reference, for random,
+    /// all-ones and sparse moduli: the sizes where the digit layout changes (len or w:
+    /// 2126/2127, 3470/3471/3474, 3582/3583, 4095/4096 bits), 2048 and 3072, and random
+    /// sizes; inputs random, n − 1 and 2n − 1 (products take anything below 2n).
     #[test]
     fn products_match_reference() {
         let mut st = 42u64;
-        for round in 0..30 {
-            let bits = 2048 + (rng(&mut st) % 2049) as usize;
-            let n = modulus(&mut st, bits, round);
+        let pinned = [
+            2048, 2126, 2127, 3072, 3470, 3471, 3474, 3582, 3583, 4095, 4096,
+        ];
+        let mut sizes: Vec<(usize, usize)> = pinned
+            .iter()
+            .flat_map(|&bits| (0..3).map(move |shape| (bits, shape)))
+            .collect();
+        for shape in 0..12 {
+            sizes.push((2048 + (rng(&mut st) % 2049) as usize, shape));
+        }
+        for (round, (bits, shape)) in sizes.into_iter().enumerate() {
+            let n = modulus(&mut st, bits, shape);
             let m = Modulus::new(&n).unwrap();
             let reference = Reference::new(&n);
             let len = m.n.len();
@@ -524,18 +549,44 @@ mod tests {
                 v[0] -= 1;
                 v
             };
+            let digits = |v: &[u32]| to_digits(v, m.w, len).unwrap();
+            // 2n − 1 as digits (n is odd, so 2n's lowest digit is at least 2).
+            let two_n_minus_1 = {
+                let mut v = m.n.clone();
+                let mut carry = 0;
+                for d in v.iter_mut() {
+                    let x = (*d << 1) | carry;
+                    carry = x >> m.w;
+                    *d = x & ((1 << m.w) - 1);
+                }
+                assert_eq!(carry, 0);
+                v[0] -= 1;
+                v
+            };
             let (x, y) = (below(&mut st, &n), below(&mut st, &n));
             let mut scratch = Scratch::new(len);
-            for (a, b) in [(&x, &y), (&nm1, &nm1), (&nm1, &x), (&x, &x)] {
-                let (ad, bd) = (
-                    to_digits(a, m.w, len).unwrap(),
-                    to_digits(b, m.w, len).unwrap(),
-                );
-                // a·b·R⁻¹ then ·R² ·R⁻¹ = a·b mod n.
-                let t = m.mul(&ad, &bd, &mut scratch);
+            let cases = [
+                (digits(&x), digits(&y), reference.mul(&x, &y)),
+                (digits(&nm1), digits(&nm1), reference.mul(&nm1, &nm1)),
+                (digits(&nm1), digits(&x), reference.mul(&nm1, &x)),
+                (digits(&x), digits(&x), reference.mul(&x, &x)),
+                (
+                    two_n_minus_1.clone(),
+                    two_n_minus_1.clone(),
+                    reference.mul(&nm1, &nm1),
+                ),
+                (two_n_minus_1.clone(), digits(&y), reference.mul(&nm1, &y)),
+            ];
+            for (case, (a, b, expected)) in cases.into_iter().enumerate() {
+                // a·b·R⁻¹ then ·R²·R⁻¹ = a·b mod n.
+                let t = m.mul(&a, &b, &mut scratch).unwrap();
                 assert!(t.iter().all(|&d| d < 1 << m.w));
-                let u = m.mul(&t, &m.rr, &mut scratch);
-                assert_eq!(value(&u), reference.mul(a, b), "round {round}, {bits} bits");
+                let u = m.mul(&t, &m.rr, &mut scratch).unwrap();
+                assert_eq!(
+                    value(&u),
+                    expected,
+                    "round {round}, case {case}, {bits} bits"
+                );
             }
             for e in [3, 65537, 0x8000_0001] {
                 assert_eq!(
@@ -545,6 +596,10 @@ mod tests {
                 );
             }
             assert_eq!(m.pow_odd(&nm1, 65537).unwrap(), nm1, "(−1)^odd");
+            // x ≥ n is refused, not answered with an unreduced value.
+            assert!(m.pow_odd(&n, 3).is_none());
+            let all_ones = vec![u32::MAX; n.len()];
+            assert!(m.pow_odd(&all_ones, 65537).is_none());
         }
     }
 }

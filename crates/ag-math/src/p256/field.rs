@@ -2,7 +2,7 @@
 //! and the group order n (scalars), as eight little-endian `u32` limbs: scalars in
 //! Montgomery form (R = 2^256), coordinates as they are (p has a faster reduction).
 //!
-//! 32-bit limbs for the same reason as `rsa_verify`: every limb product is one native
+//! 32-bit limbs because every limb product is then one native
 //! `u32 × u32 → u64` multiply in wasm, where the `p256` crate's 64-bit limbs need an
 //! emulated 128-bit product. All inputs here are public (key, message, signature), so
 //! nothing needs to be constant-time.
@@ -154,7 +154,7 @@ impl Modulus {
     }
 
     /// The product of a and b in the form values are held in (a, b < m): a·b·R⁻¹ in
-    /// Montgomery form (`rsa_verify`'s multiplication), a·b mod p for p.
+    /// Montgomery form (`crate::montgomery`), a·b mod p for p.
     pub fn mul(&self, a: &Limbs, b: &Limbs) -> Limbs {
         match &self.reduction {
             Reduction::Montgomery { m0inv, .. } => {
