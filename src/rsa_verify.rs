@@ -25,8 +25,7 @@ const MIN_MODULUS_BITS: usize = 2048;
 /// Largest modulus accepted (same policy as jwt-simple).
 const MAX_MODULUS_BITS: usize = 4096;
 /// The only public exponent accepted (jwt-simple accepts only 65537 too).
-const PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
-const PUBLIC_EXPONENT_VALUE: u32 = 65537;
+const PUBLIC_EXPONENT: u32 = 65537;
 
 /// DigestInfo prefixes from RFC 8017 §9.2, note 1 (with the explicit NULL parameters).
 const SHA256_PREFIX: [u8; 19] = [
@@ -110,7 +109,7 @@ impl RsaPublicKey {
     /// Prepares a key from the big-endian `n` and `e` of a JWK (leading zero bytes are
     /// ignored). `None` unless 2048 ≤ bits(n) ≤ 4096, n is odd and e = 65537.
     pub fn new(n: &[u8], e: &[u8]) -> Option<Self> {
-        if strip_leading_zeros(e) != PUBLIC_EXPONENT {
+        if strip_leading_zeros(e) != strip_leading_zeros(&PUBLIC_EXPONENT.to_be_bytes()) {
             return None;
         }
         Self::prepare(n)
@@ -172,7 +171,7 @@ impl RsaPublicKey {
     /// m = s^65537 mod n.
     pub(crate) fn public_op(&self, signature: &[u8]) -> Option<Vec<u32>> {
         let s = self.signature_to_int(signature)?;
-        self.modulus.pow_odd(&s, PUBLIC_EXPONENT_VALUE)
+        self.modulus.pow_odd(&s, PUBLIC_EXPONENT)
     }
 
     /// Compares m (as a k-byte big-endian block) with the expected EMSA-PKCS1-v1_5

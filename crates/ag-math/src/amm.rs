@@ -12,6 +12,8 @@
 //! "Almost": results are < 2n, not < n. With R = 2^(w·len) > 4n, inputs below 2n give
 //! outputs below 2n, so no product needs a comparison; one subtraction ends the power.
 
+use crate::montgomery::less_than;
+
 /// Digits per SIMD step (four u32 lanes).
 const LANES: usize = 4;
 
@@ -342,16 +344,6 @@ fn from_digits(digits: &[u32], w: u32, limbs: usize) -> Option<Vec<u32>> {
     Some(out)
 }
 
-/// a < b for digit arrays of the same length.
-fn less_than(a: &[u32], b: &[u32]) -> bool {
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        if x != y {
-            return x < y;
-        }
-    }
-    false
-}
-
 /// −n0⁻¹ mod 2^32 for odd n0 (Newton iteration: each step doubles the correct bits).
 fn neg_inv_u32(n0: u32) -> u32 {
     // n0·n0 ≡ 1 mod 8, so n0 is its own inverse to 3 bits; 3 → 6 → 12 → 24 → 48.
@@ -397,7 +389,7 @@ mod tests {
             let mut v: Vec<u32> = n.iter().map(|_| rng(state) as u32).collect();
             let top = 32 - n[n.len() - 1].leading_zeros();
             v[n.len() - 1] &= u32::MAX >> (32 - top);
-            if crate::montgomery::less_than(&v, n) {
+            if less_than(&v, n) {
                 return v;
             }
         }
@@ -414,7 +406,7 @@ mod tests {
                 *limb = v as u32;
                 carry = v >> 32;
             }
-            if carry != 0 || !crate::montgomery::less_than(&x, n) {
+            if carry != 0 || !less_than(&x, n) {
                 sub_in_place(&mut x, n);
             }
         }
@@ -534,10 +526,10 @@ mod tests {
                 let mut limbs = from_digits(digits, m.w, n.len() + 1).unwrap();
                 // < 2n: reduce once (an extra limb holds values ≥ 2^(32·limbs)).
                 let wide_n: Vec<u32> = n.iter().copied().chain([0]).collect();
-                if !crate::montgomery::less_than(&limbs, &wide_n) {
+                if !less_than(&limbs, &wide_n) {
                     sub_in_place(&mut limbs, &wide_n);
                 }
-                assert!(crate::montgomery::less_than(&limbs, &wide_n));
+                assert!(less_than(&limbs, &wide_n));
                 limbs.truncate(n.len());
                 limbs
             };
