@@ -112,7 +112,9 @@ fn main() {
                 header("authorization", &format!("Bearer {token}")),
                 header("x-forwarded-proto", "http"),
                 header("x-request-id", "9c5a9f3e-5b1e-4d7c-9a53-1f0a2b3c4d5e"),
-            ],
+            ]
+            .into_iter()
+            .collect(),
         }
     };
     let now = SystemTime::now()

@@ -8,10 +8,11 @@ use crate::fetcher::{
     kid_refetch_state, shared_prefix, sync_published, Fetcher, KidRefetch, Parked,
 };
 use crate::metrics::{Metrics, RuleOutcome};
+use crate::request::Headers;
 use crate::{decide_cached, Policy, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, Status};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -289,14 +290,11 @@ const MAX_LOGGED_CHARS: usize = 128;
 /// Reads only what `decide` needs; header values stay bytes (the SDK's string getters
 /// panic on non-UTF-8 values, which Envoy lets through).
 fn read_request(policy: &Policy) -> Request {
-    let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
-    let mut request = Request {
-        headers,
-        ..Request::default()
-    };
+    let headers = Headers::from_encoded(request_headers_encoded());
     let text = |v: &[u8]| String::from_utf8(v.to_vec()).ok();
-    for (name, value) in &request.headers {
-        match name.as_str() {
+    let mut request = Request::default();
+    for (name, value) in headers.iter() {
+        match name {
             ":method" => request.method = text(value).unwrap_or_default(),
             // A non-UTF-8 path stays empty, which the path check refuses (400).
             ":path" => request.path = text(value).unwrap_or_default(),
@@ -304,6 +302,7 @@ fn read_request(policy: &Policy) -> Request {
             _ => {}
         }
     }
+    request.headers = headers;
     if policy.matches_on_route() {
         request.route = hostcalls::get_property(vec!["xds", "route_name"])
             .ok()
@@ -311,6 +310,33 @@ fn read_request(policy: &Policy) -> Request {
             .and_then(|bytes| String::from_utf8(bytes).ok());
     }
     request
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_get_header_map_pairs(
+        map_type: MapType,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> Status;
+}
+
+/// The request headers in the host's encoding, as one buffer. The SDK's `get_map_bytes`
+/// makes the same call but copies every name and value out (see [`Headers`] for the
+/// cost); an error or no headers gives an empty buffer, which [`Headers`] reads as none.
+fn request_headers_encoded() -> Vec<u8> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the host writes a pointer and a length into the two locals; the buffer
+    // it points to was allocated in this module through the SDK's exported
+    // `proxy_on_memory_allocate` as a boxed slice of exactly `size` bytes and handed
+    // over to us; the SDK's own `get_map_bytes` takes ownership of it the same way.
+    unsafe {
+        match proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size) {
+            Status::Ok if !data.is_null() => Vec::from_raw_parts(data, size, size),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Unix milliseconds from the host clock. Should the host fail to tell the time, the

@@ -48,7 +48,7 @@ pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
             ops.push(HeaderOp::Remove(name.to_owned()));
         }
     };
-    for (name, _) in &req.headers {
+    for (name, _) in req.headers.iter() {
         if forward.is_output_header(name) {
             remove(name, &mut ops);
         }

@@ -132,7 +132,7 @@ fn run_explain(args: &[String]) -> Result<String, String> {
         path,
         authority,
         route: args.route,
-        headers,
+        headers: headers.into_iter().collect(),
     };
     let now = match args.now {
         Some(now) => now,

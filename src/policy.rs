@@ -6,7 +6,7 @@ use crate::cache::{CacheConfig, CacheUse, Lookup, Verified, VerifyCache};
 use crate::claims::ClaimCondition;
 use crate::decision::{Failure, Reason};
 use crate::forward::Forward;
-use crate::json::Object;
+use crate::json::{self, Object};
 use crate::keys::VerifyingKey;
 use crate::remote::RemoteKeys;
 use crate::rules::Rule;
@@ -304,7 +304,7 @@ impl Policy {
         let denied = |d| Failure::new(Reason::AudienceNotAllowed, d);
         let several: Vec<&str>;
         let one: [&str; 1];
-        let audiences: &[&str] = match claims.get("aud") {
+        let audiences: &[&str] = match json::member(claims, "aud") {
             None => match (self.missing_audience, client) {
                 (MissingAudience::SelfClient, Some(c)) => {
                     one = [c];
@@ -331,7 +331,7 @@ impl Policy {
         }
         if audiences.len() > 1 {
             if self.multiple_audiences.require_azp
-                && !claims.get("azp").is_some_and(Value::is_string)
+                && !json::member(claims, "azp").is_some_and(Value::is_string)
             {
                 return Err(denied(
                     "token has several audiences but no authorized party (azp)",
@@ -387,7 +387,7 @@ fn scope_failure(required: &[String]) -> Failure {
 /// not a non-empty string makes the token invalid rather than anonymous.
 fn client_of(issuer: &Issuer, claims: &Object) -> Result<Option<String>, Failure> {
     for name in &issuer.client_claims {
-        match claims.get(name) {
+        match json::member(claims, name) {
             None => continue,
             Some(Value::String(c)) if !c.is_empty() => return Ok(Some(c.clone())),
             Some(_) => {
@@ -406,7 +406,7 @@ fn client_of(issuer: &Issuer, claims: &Object) -> Result<Option<String>, Failure
 fn scopes_of(issuer: &Issuer, claims: &Object) -> Result<BTreeSet<String>, Failure> {
     let malformed = || Failure::new(Reason::InvalidToken, "token scope claim is malformed");
     for name in &issuer.scope_claims {
-        match claims.get(name) {
+        match json::member(claims, name) {
             None => continue,
             Some(Value::String(s)) => {
                 return Ok(s

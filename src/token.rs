@@ -340,10 +340,7 @@ mod tests {
             path: path.into(),
             authority: "x".into(),
             route: None,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_vec()))
-                .collect(),
+            headers: headers.iter().copied().collect(),
         }
     }
 

@@ -140,7 +140,7 @@ fn type_accepted(wanted: TokenType, typ: Option<&str>) -> bool {
 
 /// A NumericDate claim: absent, or a number from 0 to year 9999, fractions truncated.
 fn numeric_date(claims: &Object, name: &str) -> Result<Option<u64>, Failure> {
-    let Some(value) = claims.get(name) else {
+    let Some(value) = json::member(claims, name) else {
         return Ok(None);
     };
     let seconds = value

@@ -363,7 +363,7 @@ fn spoof(req: Request) -> Request {
         .iter()
         .chain(&["x-jwt-sub", "x-jwt-anything", "x-jwt-client"])
     {
-        req.headers.push(((*name).to_owned(), b"admin".to_vec()));
+        req.headers.push(name, b"admin");
     }
     req
 }

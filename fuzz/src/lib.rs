@@ -251,7 +251,7 @@ pub fn request_from(data: &[u8]) -> Request {
         path,
         authority: "api.example.com".to_owned(),
         route: None,
-        headers,
+        headers: headers.into_iter().collect(),
     }
 }
 
@@ -382,10 +382,10 @@ pub fn check_decision(req: &Request, d: &Decision, signed: Option<&[u8]>) {
     );
     let sets = set_headers(d);
     // Spoofed identity headers never survive.
-    for (name, _) in &req.headers {
+    for (name, _) in req.headers.iter() {
         if name.starts_with("x-jwt-") {
             assert!(
-                d.header_ops.contains(&HeaderOp::Remove(name.clone())),
+                d.header_ops.contains(&HeaderOp::Remove(name.to_owned())),
                 "client-sent {name} not removed"
             );
         }
@@ -599,11 +599,13 @@ pub fn run_token_verify(data: &[u8]) {
         path: "/orders/1".into(),
         authority: "api.example.com".into(),
         route: None,
-        headers: vec![
-            (":method".into(), b"GET".to_vec()),
-            (":path".into(), b"/orders/1".to_vec()),
-            ("authorization".into(), value),
-        ],
+        headers: [
+            (":method", &b"GET"[..]),
+            (":path", b"/orders/1"),
+            ("authorization", &value),
+        ]
+        .into_iter()
+        .collect(),
     };
     let d = decide_all_ways(policy(), &req);
     check_decision(&req, &d, signed.is_some().then_some(token.as_slice()));
@@ -672,7 +674,7 @@ pub fn run_config_parse(data: &[u8]) {
             path: path.into(),
             authority: "api.example.com:443".into(),
             route: Some("orders".into()),
-            headers,
+            headers: headers.into_iter().collect(),
         };
         let d = decide(&policy, &req, NOW);
         let (status, reason) = outcome(&d);

@@ -174,7 +174,7 @@ pub fn request(method: &str, path: &str, token: Option<&str>) -> Request {
         path: path.to_owned(),
         authority: "api.example.com".to_owned(),
         route: None,
-        headers,
+        headers: headers.into_iter().collect(),
     }
 }
 
@@ -241,14 +241,13 @@ pub fn good_request() -> Request {
 /// A `GET` request whose `authorization` header holds exactly these bytes.
 pub fn with_authorization(path: &str, value: &[u8]) -> Request {
     let mut req = get(path, None);
-    req.headers
-        .push(("authorization".to_owned(), value.to_vec()));
+    req.headers.push("authorization", value);
     req
 }
 
 /// The request with one more header (name lower-case, value raw bytes).
 pub fn add_header(mut req: Request, name: &str, value: &[u8]) -> Request {
-    req.headers.push((name.to_owned(), value.to_vec()));
+    req.headers.push(name, value);
     req
 }
 
@@ -430,7 +429,7 @@ pub fn assert_denial_reveals_nothing(denial: &audience_guard::decision::Denial, 
         denial.body
     );
     let challenge = denial.www_authenticate.clone().unwrap_or_default();
-    for (name, value) in &req.headers {
+    for (name, value) in req.headers.iter() {
         if name.starts_with(':') {
             continue;
         }
