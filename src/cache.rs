@@ -6,11 +6,14 @@
 //! live until the token's `exp` (plus leeway), and are bounded by count and by an
 //! approximate byte size, evicting the oldest first. A small negative cache remembers
 //! tokens whose signature failed, for a short time, so a replayed forgery costs one
-//! verification. The cache belongs to one compiled policy: a new configuration (or a
-//! new key set) starts a new cache.
+//! verification. A third map keeps what parsing learned about recently refused tokens
+//! ([`Parsed`]): a replayed expired, foreign or forged token is refused again without
+//! decoding it again, every check but the parse running as before. The cache belongs to
+//! one compiled policy: a new configuration (or a new key set) starts a new cache.
 
 use crate::decision::Failure;
 use crate::json::Object;
+use crate::verify::Parsed;
 use foldhash::fast::SeedableRandomState;
 use foldhash::SharedSeed;
 use serde::Deserialize;
@@ -41,6 +44,9 @@ impl Default for CacheConfig {
 /// How long a failed signature is remembered, and how many such tokens.
 const NEGATIVE_TTL_SECONDS: u64 = 60;
 const NEGATIVE_MAX_ENTRIES: usize = 1024;
+/// How many refused tokens' parses are kept, and in how many bytes.
+const PARSED_MAX_ENTRIES: usize = 1024;
+const PARSED_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Bookkeeping per entry beyond the token and claims, for the byte budget.
 const ENTRY_OVERHEAD_BYTES: usize = 256;
 
@@ -76,6 +82,9 @@ pub struct VerifyCache {
     verified: Bounded<Verified>,
     /// Forged tokens: (remembered until, the failure, the key generation that refused it).
     forged: Bounded<(u64, Failure, u64)>,
+    /// Parses of refused tokens; a parse depends only on the token and the policy, so
+    /// an entry is right for as long as it stays.
+    parsed: Bounded<Parsed>,
 }
 
 impl VerifyCache {
@@ -84,6 +93,7 @@ impl VerifyCache {
             config,
             verified: Bounded::new(config.max_entries, config.max_bytes),
             forged: Bounded::new(NEGATIVE_MAX_ENTRIES, usize::MAX),
+            parsed: Bounded::new(PARSED_MAX_ENTRIES, PARSED_MAX_BYTES),
         }
     }
 
@@ -105,6 +115,11 @@ impl VerifyCache {
 
     pub fn is_empty(&self) -> bool {
         self.verified.entries.is_empty()
+    }
+
+    /// How many refused tokens' parses are kept.
+    pub fn remembered_parses(&self) -> usize {
+        self.parsed.entries.len()
     }
 
     /// An expired entry is a miss; it stays until it is replaced or evicted, which keeps
@@ -130,6 +145,22 @@ impl VerifyCache {
         if self.config.enabled {
             let size = 2 * token.len() + ENTRY_OVERHEAD_BYTES;
             self.verified.insert(token, verified, size);
+        }
+    }
+
+    /// The parse of a token refused before, if it is still kept.
+    pub fn parsed(&self, token: &str) -> Option<Parsed> {
+        match self.config.enabled {
+            true => self.parsed.get(token).cloned(),
+            false => None,
+        }
+    }
+
+    /// Keeps the parse of a token that was refused after parsing.
+    pub fn remember_parsed(&mut self, token: &str, parsed: Parsed) {
+        if self.config.enabled {
+            let size = 2 * token.len() + ENTRY_OVERHEAD_BYTES;
+            self.parsed.insert(token, parsed, size);
         }
     }
 

@@ -199,8 +199,13 @@ impl Policy {
         partial: &mut Partial,
         cache: &mut VerifyCache,
     ) -> Result<Identity, Failure> {
-        let parse = |known_failure| {
-            let unverified = verify::parse(self, token)?;
+        // A token refused before is not decoded again: its parse is kept (and depends
+        // on nothing but the token and this policy).
+        let parse = |cache: &VerifyCache, known_failure| {
+            let unverified = match cache.parsed(token).and_then(|p| p.revive(self, token)) {
+                Some(unverified) => unverified,
+                None => verify::parse(self, token)?,
+            };
             let claims = unverified.claims.clone();
             Ok::<_, Failure>((unverified.issuer, claims, Some((unverified, known_failure))))
         };
@@ -213,47 +218,62 @@ impl Policy {
                 }
                 None => {
                     partial.cache = miss;
-                    parse(None)?
+                    parse(cache, None)?
                 }
             },
             // A known forgery runs every check but the signature itself, so the
             // decision and its reason are exactly what a fresh verification gives.
             Lookup::Forged(failure, generation) => {
                 partial.cache = Some(CacheUse::Hit);
-                parse(Some((failure, generation)))?
+                parse(cache, Some((failure, generation)))?
             }
             Lookup::Miss => {
                 partial.cache = miss;
-                parse(None)?
+                parse(cache, None)?
             }
         };
-        partial.issuer = Some(issuer.name.clone());
-        let usable_until = verify::check_times(issuer, &claims, now)?;
-        let client = client_of(issuer, &claims)?;
-        partial.client.clone_from(&client);
-        let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
-        partial.matched_audience = Some(matched.clone());
-        if let Some((mut unverified, known_failure)) = unverified {
-            let current = issuer.key_generation(now);
-            if let Some((failure, _)) = known_failure.filter(|(_, g)| Some(*g) == current) {
-                return Err(failure);
+        let parsed = unverified.as_ref().map(|(u, _)| u.parsed());
+        // Times, client and audience, then — for a token not verified before — the
+        // signature; the token is cached once it verifies.
+        let checks = |partial: &mut Partial, cache: &mut VerifyCache| {
+            partial.issuer = Some(issuer.name.clone());
+            let usable_until = verify::check_times(issuer, &claims, now)?;
+            let client = client_of(issuer, &claims)?;
+            partial.client.clone_from(&client);
+            let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
+            partial.matched_audience = Some(matched.clone());
+            if let Some((mut unverified, known_failure)) = unverified {
+                let current = issuer.key_generation(now);
+                if let Some((failure, _)) = known_failure.filter(|(_, g)| Some(*g) == current) {
+                    return Err(failure);
+                }
+                if let Err(failure) = unverified.verify_signature(now) {
+                    // Only a verdict of these very keys is remembered: not "keys
+                    // missing", not an unknown kid a refetch may still bring.
+                    if failure.reason == Reason::InvalidToken && failure.wait.is_none() {
+                        cache.insert_forged(token, now, failure.clone(), unverified.key_generation);
+                    }
+                    return Err(failure);
+                }
+                let verified = Verified {
+                    issuer: Rc::from(issuer.name.as_str()),
+                    claims: claims.clone(),
+                    usable_until,
+                    generation: unverified.key_generation,
+                };
+                cache.insert(token, verified);
             }
-            if let Err(failure) = unverified.verify_signature(now) {
-                // Only a verdict of these very keys is remembered: not "keys missing",
-                // not an unknown kid a refetch may still bring.
-                if failure.reason == Reason::InvalidToken && failure.wait.is_none() {
-                    cache.insert_forged(token, now, failure.clone(), unverified.key_generation);
+            Ok((client, matched))
+        };
+        let (client, matched) = match checks(partial, cache) {
+            Ok(established) => established,
+            Err(failure) => {
+                if let Some(parsed) = parsed {
+                    cache.remember_parsed(token, parsed);
                 }
                 return Err(failure);
             }
-            let verified = Verified {
-                issuer: Rc::from(issuer.name.as_str()),
-                claims: claims.clone(),
-                usable_until,
-                generation: unverified.key_generation,
-            };
-            cache.insert(token, verified);
-        }
+        };
         let claims = &claims;
 
         let token_scopes = scopes_of(issuer, claims)?;

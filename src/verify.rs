@@ -17,7 +17,7 @@ pub struct Unverified<'p, 't> {
     /// `header.payload`, what the signature covers.
     pub signing_input: &'t str,
     /// The signature segment, decoded once here for every key that may check it.
-    pub signature: Vec<u8>,
+    pub signature: Rc<[u8]>,
     pub issuer: &'p Issuer,
     pub alg: Algorithm,
     pub kid: Option<String>,
@@ -40,6 +40,52 @@ fn segment(part: &str) -> Option<Vec<u8>> {
         return None;
     }
     Base64UrlSafeNoPadding::decode_to_vec(part, None).ok()
+}
+
+/// What [`parse`] learned from a token's bytes: the same for every request carrying
+/// them under one policy, so the cache keeps it for tokens that were then refused
+/// ([`crate::cache::VerifyCache::remember_parsed`]) and a replayed refused token skips
+/// base64 and JSON (most of its cost when the refusal comes before any signature check).
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    issuer: Rc<str>,
+    alg: Algorithm,
+    kid: Option<String>,
+    claims: Rc<Object>,
+    signature: Rc<[u8]>,
+}
+
+impl Unverified<'_, '_> {
+    pub fn parsed(&self) -> Parsed {
+        Parsed {
+            issuer: Rc::from(self.issuer.name.as_str()),
+            alg: self.alg,
+            kid: self.kid.clone(),
+            claims: self.claims.clone(),
+            signature: self.signature.clone(),
+        }
+    }
+}
+
+impl Parsed {
+    /// What [`parse`] returns for `raw`, the token these facts were learned from.
+    /// `None` only if the policy has no such issuer (never for the policy that parsed it).
+    pub fn revive<'p, 't>(&self, policy: &'p Policy, raw: &'t str) -> Option<Unverified<'p, 't>> {
+        Some(Unverified {
+            signing_input: signing_input(raw),
+            signature: self.signature.clone(),
+            issuer: policy.issuers.get(&*self.issuer)?,
+            alg: self.alg,
+            kid: self.kid.clone(),
+            claims: self.claims.clone(),
+            key_generation: 0,
+        })
+    }
+}
+
+/// `header.payload`: the raw token up to its last dot (there are exactly two).
+fn signing_input(raw: &str) -> &str {
+    raw.rsplit_once('.').map_or(raw, |(input, _)| input)
 }
 
 /// Parses `header.payload.signature`, finds the issuer and checks the header against
@@ -90,11 +136,9 @@ pub fn parse<'p, 't>(policy: &'p Policy, raw: &'t str) -> Result<Unverified<'p, 
     if !type_accepted(issuer.token_type, typ) {
         return Err(invalid("token type is not accepted"));
     }
-    // header.payload: the raw token up to its last dot (there are exactly two).
-    let signing_input = raw.rsplit_once('.').map_or(raw, |(input, _)| input);
     Ok(Unverified {
-        signing_input,
-        signature,
+        signing_input: signing_input(raw),
+        signature: Rc::from(signature),
         issuer,
         alg,
         kid,

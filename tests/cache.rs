@@ -167,5 +167,55 @@ fn cache_can_be_switched_off() {
         both(&p, &mut c, &get("/orders/1", Some(&t)), NOW),
         (200, None)
     );
+    let refused = forge(&t);
+    assert_eq!(
+        both(&p, &mut c, &get("/orders/1", Some(&refused)), NOW),
+        (401, None)
+    );
     assert!(c.is_empty());
+    assert_eq!(c.remembered_parses(), 0);
+}
+
+/// A refused token's parse is kept, and a replay is decided exactly as the first time:
+/// every check but the decoding runs again — the signature too, once the others pass.
+#[test]
+fn refused_tokens_are_decided_again_without_decoding() {
+    let p = policy(&seed_config());
+    let mut c = cache();
+    let good = claims("customer-portal", json!("orders-api"), "orders:read");
+    let mut expired = good.clone();
+    expired["iat"] = json!(NOW - 1000);
+    expired["exp"] = json!(NOW - 100);
+    let foreign = claims("customer-portal", json!("payroll-api"), "orders:read");
+    let mut early = good.clone();
+    early["nbf"] = json!(NOW + 300);
+    let (early_token, early_forged) = (rs256(&early), forge(&rs256(&early)));
+    let refused = [
+        (rs256(&expired), "expired"),
+        (rs256(&foreign), "audience_not_allowed"),
+        (forge(&rs256(&good)), "invalid_token"),
+        (early_token.clone(), "not_yet_valid"),
+        (early_forged.clone(), "not_yet_valid"),
+    ];
+    for round in 0..2 {
+        for (token, reason) in &refused {
+            let d = decide_cached(&p, &mut c, &get("/orders/1", Some(token)), NOW);
+            assert_eq!(outcome(&d).1, *reason, "round {round}");
+            assert_eq!(both(&p, &mut c, &get("/orders/1", Some(token)), NOW).0, 401);
+        }
+        assert_eq!(c.remembered_parses(), refused.len());
+    }
+    // Once `nbf` has passed, the kept parse goes on to the signature: the forgery fails
+    // it, the genuine token passes and is cached as verified.
+    let later = NOW + 400;
+    let forged = decide_cached(&p, &mut c, &get("/orders/1", Some(&early_forged)), later);
+    assert_eq!(outcome(&forged), (401, "invalid_token"));
+    assert_eq!(
+        both(&p, &mut c, &get("/orders/1", Some(&early_token)), later),
+        (200, Some(CacheUse::Miss))
+    );
+    assert_eq!(
+        both(&p, &mut c, &get("/orders/1", Some(&early_token)), later),
+        (200, Some(CacheUse::Hit))
+    );
 }
