@@ -118,6 +118,37 @@ def test_verify_cache_counts(env):
     assert hits >= 1, "the same token three times never hit the verify cache"
 
 
+def _forged():
+    h, p, s = scenario.token(sub="forged").split(".")
+    return f"{h}.{p}.{'B' if s[0] != 'B' else 'C'}{s[1:]}"
+
+
+# Refused tokens, replayed: from the second time on the VM answers from what it kept (the
+# parse of a token refused before its signature was checked or for a bad signature; the
+# verified entry of a token refused for its client), and must answer the same way.
+REFUSED = {
+    "expired": lambda: scenario.token(exp=1000000, iat=999000, nbf=999000),
+    "not_yet_valid": lambda: scenario.token(nbf=scenario.jwtkit.now() + 7200),
+    "audience_not_allowed": lambda: scenario.token(aud="payments-api"),
+    "client_not_allowed": lambda: scenario.token(azp="evil"),
+    "invalid_token": _forged,
+}
+
+
+@pytest.mark.parametrize("reason", sorted(REFUSED))
+def test_a_replayed_refused_token_is_refused_the_same_way(env, reason):
+    token = REFUSED[reason]()
+    answers = set()
+    for _ in range(3):
+        seen = []
+        moved = _moved(env, lambda e: seen.append(e.request("GET", "/orders", token=token)), "requests_")
+        assert moved == {f"requests_denied_{reason}": 1}, moved
+        r = seen[0]
+        assert r.upstream is None
+        answers.add((r.status, r.body, r.header("www-authenticate")))
+    assert len(answers) == 1, answers
+
+
 def test_deny_is_logged_once_at_info_with_rule_reason_issuer_client(env):
     t = scenario.token(scope="profile")
     mark = env.log_size()
