@@ -63,7 +63,7 @@ impl Headers {
         self.len() == 0
     }
 
-    /// Appends a header (tests and the CLI build requests this way).
+    /// Appends a header (how tests build requests).
     pub fn push(&mut self, name: &str, value: &[u8]) {
         let mut pairs: Vec<(&str, &[u8])> = self.iter().collect();
         pairs.push((name, value));
