@@ -11,7 +11,7 @@ use crate::keys::VerifyingKey;
 use crate::remote::RemoteKeys;
 use crate::rules::Rule;
 use crate::token::TokenSources;
-use crate::verify;
+use crate::verify::{self, Unverified};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -158,6 +158,15 @@ pub struct Requirements<'a> {
     pub claims: &'a [(String, ClaimCondition)],
 }
 
+/// A token decoded for this request rather than found verified in the cache: parsed now,
+/// or revived from the parse the cache `kept` when it was refused before; with the
+/// failure the negative cache remembers for it, if any.
+struct Decoded<'p, 't> {
+    unverified: Unverified<'p, 't>,
+    known_failure: Option<(Failure, u64)>,
+    kept: bool,
+}
+
 impl<'a> From<&'a Rule> for Requirements<'a> {
     fn from(rule: &'a Rule) -> Self {
         Requirements {
@@ -201,16 +210,21 @@ impl Policy {
     ) -> Result<Identity, Failure> {
         // A token refused before is not decoded again: its parse is kept (and depends
         // on nothing but the token and this policy).
-        let parse = |cache: &VerifyCache, known_failure| {
-            let unverified = match cache.parsed(token).and_then(|p| p.revive(self, token)) {
-                Some(unverified) => unverified,
-                None => verify::parse(self, token)?,
+        let decode = |cache: &VerifyCache, known_failure| {
+            let (unverified, kept) = match cache.parsed(token).and_then(|p| p.revive(self, token)) {
+                Some(unverified) => (unverified, true),
+                None => (verify::parse(self, token)?, false),
             };
             let claims = unverified.claims.clone();
-            Ok::<_, Failure>((unverified.issuer, claims, Some((unverified, known_failure))))
+            let decoded = Decoded {
+                unverified,
+                known_failure,
+                kept,
+            };
+            Ok::<_, Failure>((decoded.unverified.issuer, claims, Some(decoded)))
         };
         let miss = cache.enabled().then_some(CacheUse::Miss);
-        let (issuer, claims, unverified) = match cache.lookup(token, now) {
+        let (issuer, claims, mut decoded) = match cache.lookup(token, now) {
             Lookup::Hit(hit) => match self.issuer_still_verifying(&hit, now) {
                 Some(issuer) => {
                     partial.cache = Some(CacheUse::Hit);
@@ -218,33 +232,41 @@ impl Policy {
                 }
                 None => {
                     partial.cache = miss;
-                    parse(cache, None)?
+                    decode(cache, None)?
                 }
             },
             // A known forgery runs every check but the signature itself, so the
             // decision and its reason are exactly what a fresh verification gives.
             Lookup::Forged(failure, generation) => {
                 partial.cache = Some(CacheUse::Hit);
-                parse(cache, Some((failure, generation)))?
+                decode(cache, Some((failure, generation)))?
             }
             Lookup::Miss => {
                 partial.cache = miss;
-                parse(cache, None)?
+                decode(cache, None)?
             }
         };
-        let parsed = unverified.as_ref().map(|(u, _)| u.parsed());
         // Times, client and audience, then — for a token not verified before — the
         // signature; the token is cached once it verifies.
-        let checks = |partial: &mut Partial, cache: &mut VerifyCache| {
+        let checks = |partial: &mut Partial,
+                      cache: &mut VerifyCache,
+                      decoded: Option<&mut Decoded>| {
             partial.issuer = Some(issuer.name.clone());
             let usable_until = verify::check_times(issuer, &claims, now)?;
             let client = client_of(issuer, &claims)?;
             partial.client.clone_from(&client);
             let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
             partial.matched_audience = Some(matched.clone());
-            if let Some((mut unverified, known_failure)) = unverified {
+            if let Some(Decoded {
+                unverified,
+                known_failure,
+                ..
+            }) = decoded
+            {
                 let current = issuer.key_generation(now);
-                if let Some((failure, _)) = known_failure.filter(|(_, g)| Some(*g) == current) {
+                if let Some((failure, _)) =
+                    known_failure.take().filter(|(_, g)| Some(*g) == current)
+                {
                     return Err(failure);
                 }
                 if let Err(failure) = unverified.verify_signature(now) {
@@ -265,11 +287,11 @@ impl Policy {
             }
             Ok((client, matched))
         };
-        let (client, matched) = match checks(partial, cache) {
+        let (client, matched) = match checks(partial, cache, decoded.as_mut()) {
             Ok(established) => established,
             Err(failure) => {
-                if let Some(parsed) = parsed {
-                    cache.remember_parsed(token, parsed);
+                if let Some(decoded) = decoded.filter(|d| !d.kept) {
+                    cache.remember_parsed(token, decoded.unverified.parsed());
                 }
                 return Err(failure);
             }
