@@ -150,10 +150,10 @@ impl VerifyCache {
 
     /// The parse of a token refused before, if it is still kept.
     pub fn parsed(&self, token: &str) -> Option<Parsed> {
-        match self.config.enabled {
-            true => self.parsed.get(token).cloned(),
-            false => None,
+        if !self.config.enabled {
+            return None;
         }
+        self.parsed.get(token).cloned()
     }
 
     /// Keeps the parse of a token that was refused after parsing.

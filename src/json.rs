@@ -126,7 +126,8 @@ fn depth(value: &Value) -> usize {
 /// beats the map's lookup, which hashes the name with SipHash first: the claims a cache
 /// hit reads (`exp`, `nbf`, `iat`, `aud`, the client and scope claims) cost 0.2 µs less
 /// per request in Node's V8 this way (`examples/hit_path.rs`, 2026-11-30). Past [`SCAN_LIMIT`] members the map's lookup is
-/// used, so a token with thousands of claims costs no quadratic time.
+/// used, so a token with thousands of claims costs no quadratic time. [`lookup`] (forwarded
+/// and required claims) goes through it too.
 pub fn member<'a>(object: &'a Object, name: &str) -> Option<&'a Value> {
     if object.len() > SCAN_LIMIT {
         return object.get(name);
@@ -143,13 +144,13 @@ const SCAN_LIMIT: usize = 32;
 /// Looks a claim up by name: the exact member first, then a dotted path into nested
 /// objects (`realm_access.roles`), so names that contain dots still work.
 pub fn lookup<'a>(object: &'a Object, name: &str) -> Option<&'a Value> {
-    if let Some(value) = object.get(name) {
+    if let Some(value) = member(object, name) {
         return Some(value);
     }
     let mut parts = name.split('.');
-    let mut current = object.get(parts.next()?)?;
+    let mut current = member(object, parts.next()?)?;
     for part in parts {
-        current = current.as_object()?.get(part)?;
+        current = member(current.as_object()?, part)?;
     }
     Some(current)
 }

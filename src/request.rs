@@ -45,9 +45,10 @@ impl Headers {
     /// no path: the request is refused, never let through on part of its headers.
     pub fn from_encoded(encoded: Vec<u8>) -> Headers {
         let headers = Headers { encoded };
-        match headers.entries().all(|entry| entry.is_some()) && headers.count().is_some() {
-            true => headers,
-            false => Headers::default(),
+        if headers.count().is_some() && headers.entries().all(|entry| entry.is_some()) {
+            headers
+        } else {
+            Headers::default()
         }
     }
 

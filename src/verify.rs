@@ -56,6 +56,7 @@ pub struct Parsed {
 }
 
 impl Unverified<'_, '_> {
+    /// What of this token the cache can keep ([`Parsed::revive`] gives it back).
     pub fn parsed(&self) -> Parsed {
         Parsed {
             issuer: Rc::from(self.issuer.name.as_str()),
