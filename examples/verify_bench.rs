@@ -1,7 +1,7 @@
 //! Micro-benchmark: our signature code (`rsa_verify` for RS256, `rsa_pss` for PS256,
-//! `ag_math::p256` for ES256) vs jwt-simple's `verify_token` on the same tokens: the
-//! RSA token first (a new key, or the given one), then ES256 with a new key; then
-//! EdDSA (ed25519-compact, which the filter calls directly).
+//! `ag_math::p256` for ES256, `ag_math::ed25519` for EdDSA) vs jwt-simple's
+//! `verify_token` (EdDSA: ed25519-compact's `verify`) on the same tokens: the RSA token
+//! first (a new key, or the given one), then ES256 and EdDSA with new keys.
 //! Not a test; run by hand, natively and in V8 (Node's WASI):
 //!
 //!     cargo run --release --example verify_bench [BITS]   # new key; prints "args: TOKEN N"
@@ -155,18 +155,29 @@ fn es256_section(iterations: u32) {
     println!("ES256: jwt-simple / es256 = {:.1}x", t_jwt / t_ours);
 }
 
-/// EdDSA through ed25519-compact, as `keys.rs` calls it (no jwt-simple comparison: the
-/// filter uses the same crate, so the number is the build's, e.g. its opt-level).
+/// EdDSA: ours (`ag_math::ed25519`, what `keys.rs` calls) vs ed25519-compact (what it
+/// called before, and jwt-simple's own) on the same token.
 fn eddsa_section(iterations: u32) {
     let pair = Ed25519KeyPair::generate();
     let token = pair
         .sign(Claims::create(Duration::from_days(3650)).with_subject("bench"))
         .unwrap();
-    let key = ed25519_compact::PublicKey::from_slice(&pair.public_key().to_bytes()).unwrap();
+    let raw_key = pair.public_key().to_bytes();
     let (input, sig_b64) = token.rsplit_once('.').unwrap();
     let sig = Base64UrlSafeNoPadding::decode_to_vec(sig_b64, None).unwrap();
-    let sig = ed25519_compact::Signature::from_slice(&sig).unwrap();
-    time("ed25519-compact verify (sig decoded)", iterations, || {
-        key.verify(input.as_bytes(), &sig).is_ok()
+    let theirs = ed25519_compact::PublicKey::from_slice(&raw_key).unwrap();
+    let their_sig = ed25519_compact::Signature::from_slice(&sig).unwrap();
+    let t_theirs = time("ed25519-compact verify (sig decoded)", iterations, || {
+        theirs.verify(input.as_bytes(), &their_sig).is_ok()
     });
+    let ours = ag_math::ed25519::PublicKey::from_bytes(&raw_key).unwrap();
+    let t_ours = time("ag_math::ed25519 verify (sig decoded)", iterations, || {
+        ours.verify(input.as_bytes(), &sig)
+    });
+    time("ag_math::ed25519 incl. key preparation", iterations, || {
+        ag_math::ed25519::PublicKey::from_bytes(&raw_key)
+            .unwrap()
+            .verify(input.as_bytes(), &sig)
+    });
+    println!("EdDSA: ed25519-compact / ours = {:.1}x", t_theirs / t_ours);
 }

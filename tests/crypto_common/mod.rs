@@ -1,6 +1,6 @@
 //! Helpers shared by the signature tests (`rsa_wycheproof.rs`, `rsa_pem.rs`,
-//! `es256_wycheproof.rs`): hex, the vector files under tests/vectors, and
-//! deterministic randomness.
+//! `es256_wycheproof.rs`, `ed25519_wycheproof.rs`): hex, the vector files under
+//! tests/vectors, Wycheproof verdicts and deterministic randomness.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -47,4 +47,17 @@ impl Rng {
             .map(|_| char::from(b' ' + self.below(95) as u8))
             .collect()
     }
+}
+
+/// Asserts `ok` against a Wycheproof test's `result` (true for "valid", false for
+/// "invalid", naming the test otherwise) and returns whether it was a valid one. Files
+/// with "acceptable" cases (`rsa_wycheproof.rs`) judge those themselves.
+pub fn assert_verdict(test: &Value, ok: bool) -> bool {
+    let (id, comment) = (&test["tcId"], &test["comment"]);
+    match test["result"].as_str().unwrap() {
+        "valid" => assert!(ok, "tcId {id} valid but rejected: {comment}"),
+        "invalid" => assert!(!ok, "tcId {id} invalid but accepted: {comment}"),
+        other => panic!("tcId {id}: unexpected result {other}"),
+    }
+    test["result"] == "valid"
 }

@@ -1,10 +1,11 @@
-//! audience-guard's signature arithmetic (RSA exponentiation, P-256 ECDSA verification),
-//! in a crate of its own so that it alone is
-//! built at `opt-level = 3` while the filter around it stays size-optimised (in Node's
+//! audience-guard's signature arithmetic (RSA exponentiation, P-256 ECDSA and Ed25519
+//! verification), in a crate of its own so that it alone is built at `opt-level = 3`
+//! while the filter around it stays size-optimised (in Node's
 //! V8 the same P-256 verification took ~180–200 µs at 3, ~455–500 µs at "z"). Only
 //! public-key operations: key, message and signature are public, so nothing here is
 //! constant-time.
 
 pub mod amm;
+pub mod ed25519;
 pub mod montgomery;
 pub mod p256;
