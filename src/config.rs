@@ -504,6 +504,22 @@ fn strings(list: Vec<String>, path: &str) -> Result<Vec<String>, ConfigError> {
     Ok(list)
 }
 
+/// [`strings`] that are scope tokens (RFC 6750 §3: printable ASCII but space, `"` and
+/// `\`): a required scope is written into the `WWW-Authenticate` challenge, and one
+/// that could never be granted must not load as if it could.
+fn scopes(list: Vec<String>, path: &str) -> Result<Vec<String>, ConfigError> {
+    let list = strings(list, path)?;
+    let is_token_byte =
+        |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+    if let Some(i) = list.iter().position(|s| !s.bytes().all(is_token_byte)) {
+        return Err(ConfigError::new(
+            format!("{path}[{i}]"),
+            "a scope is printable ASCII without spaces, '\"' or '\\' (RFC 6750 §3)",
+        ));
+    }
+    Ok(list)
+}
+
 /// A client's scopes for one audience: a list, or `"*"` for all (also `["*"]`).
 #[derive(Deserialize)]
 #[serde(untagged, expecting = "a list of scopes, or \"*\" for all")]
@@ -532,7 +548,7 @@ fn compile_clients(
             let allowance = match scopes {
                 RawScopes::All(AllScopes::Star) => Allowance::All,
                 RawScopes::List(scopes) => {
-                    let scopes = strings(scopes, &format!("{path}.{audience}"))?;
+                    let scopes = self::scopes(scopes, &format!("{path}.{audience}"))?;
                     if scopes.iter().any(|s| s == "*") {
                         Allowance::All
                     } else {
@@ -607,8 +623,12 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
         Some(list) => Some(
             strings(list, &format!("{match_path}.hosts"))?
                 .iter()
-                .map(|h| HostPattern::parse(h))
-                .collect(),
+                .enumerate()
+                .map(|(i, h)| {
+                    HostPattern::parse(h)
+                        .map_err(|why| ConfigError::new(format!("{match_path}.hosts[{i}]"), why))
+                })
+                .collect::<Result<_, _>>()?,
         ),
     };
     let claims = raw
@@ -629,8 +649,8 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
             route: m.route,
         },
         audiences,
-        scopes: strings(raw.scopes, &format!("{path}.scopes"))?,
-        any_scopes: strings(raw.any_scopes, &format!("{path}.any_scopes"))?,
+        scopes: scopes(raw.scopes, &format!("{path}.scopes"))?,
+        any_scopes: scopes(raw.any_scopes, &format!("{path}.any_scopes"))?,
         clients: match raw.clients {
             None => None,
             Some(c) => Some(

@@ -43,16 +43,37 @@ pub struct Matcher {
 #[derive(Debug)]
 pub enum HostPattern {
     Exact(String),
+    /// The suffix with its leading dot (`.example.com`).
     Suffix(String),
 }
 
 impl HostPattern {
-    pub fn parse(pattern: &str) -> HostPattern {
+    /// A pattern as configured: lower-cased, a trailing dot (`example.com.`, the
+    /// fully-qualified form) dropped as [`host_without_port`] drops it from requests.
+    /// `Err` says why a pattern could never match as written: a port (the host is
+    /// compared without one), a `*` other than a leading `*.`, or nothing left.
+    pub fn parse(pattern: &str) -> Result<HostPattern, &'static str> {
         let lower = pattern.to_ascii_lowercase();
-        match lower.strip_prefix('*') {
-            Some(suffix) => HostPattern::Suffix(suffix.to_owned()),
-            None => HostPattern::Exact(lower),
+        let host = lower.strip_suffix('.').unwrap_or(&lower);
+        let (suffix, rest) = match host.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, host),
+        };
+        if rest.is_empty() || rest.starts_with('.') || rest.ends_with('.') {
+            return Err("must be a host name, or '*.' and a domain");
         }
+        if rest.contains('*') {
+            return Err("'*' may only start a pattern, as '*.' (any subdomain)");
+        }
+        let ip_literal = rest.starts_with('[') && rest.ends_with(']');
+        if rest.contains(':') && !ip_literal {
+            return Err("must not have a port: hosts are compared without one");
+        }
+        Ok(if suffix {
+            HostPattern::Suffix(format!(".{rest}"))
+        } else {
+            HostPattern::Exact(rest.to_owned())
+        })
     }
 
     fn matches(&self, host: &str) -> bool {
@@ -76,7 +97,7 @@ pub struct RouteInfo<'a> {
     pub method: &'a str,
     /// The path without its query string.
     pub path: &'a str,
-    /// `:authority` lower-cased, without port.
+    /// `:authority` lower-cased, without port or trailing dot.
     pub host: &'a str,
     pub route: Option<&'a str>,
 }
@@ -91,7 +112,7 @@ impl Matcher {
             && self
                 .methods
                 .as_ref()
-                .is_none_or(|m| m.iter().any(|m| m == req.method))
+                .is_none_or(|m| m.iter().any(|m| m.eq_ignore_ascii_case(req.method)))
             && self
                 .hosts
                 .as_ref()
@@ -103,8 +124,10 @@ impl Matcher {
     }
 }
 
-/// `:authority` without its port, lower-cased (`[::1]:80` → `[::1]`); borrowed when it
-/// is already lower-case, as it nearly always is.
+/// `:authority` without its port, lower-cased (`[::1]:80` → `[::1]`), and without the
+/// trailing dot of a fully-qualified name (`admin.example.com.` is the same host, and
+/// must meet the same rules); borrowed when it is already lower-case, as it nearly
+/// always is.
 pub fn host_without_port(authority: &str) -> Cow<'_, str> {
     let host = if authority.starts_with('[') {
         match authority.find(']') {
@@ -117,6 +140,7 @@ pub fn host_without_port(authority: &str) -> Cow<'_, str> {
             None => authority,
         }
     };
+    let host = host.strip_suffix('.').unwrap_or(host);
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(host.to_ascii_lowercase())
     } else {
@@ -147,7 +171,7 @@ mod tests {
         let m = Matcher {
             prefix: Some("/orders".into()),
             methods: Some(vec!["GET".into()]),
-            hosts: Some(vec![HostPattern::parse("*.example.com")]),
+            hosts: Some(vec![HostPattern::parse("*.example.com").unwrap()]),
             route: Some("orders".into()),
             ..Default::default()
         };
@@ -159,6 +183,10 @@ mod tests {
             Some("orders")
         )));
         assert!(!m.matches(&info("GET", "/orders/1", "example.com", Some("orders"))));
+        assert!(!m.matches(&info("GET", "/orders/1", "badexample.com", Some("orders"))));
+        // Methods are compared regardless of case: HTTP/2 lets a client send `get`,
+        // which an upstream may well serve as GET.
+        assert!(m.matches(&info("get", "/orders/1", "api.example.com", Some("orders"))));
         assert!(!m.matches(&info("GET", "/orders/1", "api.example.com", None)));
         assert!(!m.matches(&info("GET", "/ordersx", "api.example.com", Some("orders"))));
     }
@@ -168,5 +196,32 @@ mod tests {
         assert_eq!(host_without_port("API.example.com:8443"), "api.example.com");
         assert_eq!(host_without_port("[::1]:80"), "[::1]");
         assert_eq!(host_without_port("localhost"), "localhost");
+        assert_eq!(
+            host_without_port("Admin.example.com.:80"),
+            "admin.example.com"
+        );
+        assert_eq!(host_without_port("admin.example.com."), "admin.example.com");
+    }
+
+    #[test]
+    fn host_patterns_that_could_never_match_are_refused() {
+        for bad in [
+            "api.example.com:443",
+            "api.*.com",
+            "*example.com",
+            "*",
+            "*.",
+            "",
+            ".",
+            "a..",
+            "[::1]x:80",
+        ] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad}");
+        }
+        let exact = HostPattern::parse("API.example.com.").unwrap();
+        assert!(exact.matches("api.example.com"));
+        let suffix = HostPattern::parse("*.example.com").unwrap();
+        assert!(suffix.matches("a.example.com") && !suffix.matches("example.com"));
+        assert!(HostPattern::parse("[::1]").unwrap().matches("[::1]"));
     }
 }

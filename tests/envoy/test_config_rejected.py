@@ -93,6 +93,17 @@ CASES = {
                             "token.sources[0].prefix"),
     "rule-names-same-label": (_set(["rules", 2, "name"], "orders.read"), "rules[2].name"),
     "rule-prefix-with-semicolon": (_set(["rules", 1, "match", "prefix"], "/orders;v=1"), "rules[1].match.prefix"),
+    # A required scope goes into the WWW-Authenticate challenge: CR/LF would add a
+    # header to the response, a quote break the challenge; a space could never match.
+    "scope-with-crlf": (_set(["rules", 2, "scopes"], ["orders:x\r\nx-evil: 1"]), "rules[2].scopes[0]"),
+    "scope-with-quote": (_set(["rules", 2, "scopes"], ['orders:"x']), "rules[2].scopes[0]"),
+    "any-scope-with-space": (_set(["rules", 2, "any_scopes"], ["orders:read", "a b"]), "rules[2].any_scopes[1]"),
+    "client-scope-with-backslash": (_set(["clients", "customer-portal", "orders-api"], ["orders\\read"]),
+                                    "clients.customer-portal.orders-api[0]"),
+    # Host patterns that could never match as written.
+    "host-with-port": (_set(["rules", 1, "match", "hosts"], ["api.example.com:443"]), "rules[1].match.hosts[0]"),
+    "host-star-inside": (_set(["rules", 1, "match", "hosts"], ["*.example.com", "api.*.com"]), "rules[1].match.hosts[1]"),
+    "host-star-without-dot": (_set(["rules", 1, "match", "hosts"], ["*example.com"]), "rules[1].match.hosts[0]"),
 }
 
 

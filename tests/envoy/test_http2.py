@@ -66,6 +66,20 @@ def test_h2_repeated_spoofed_headers_are_all_removed(seed):
     assert not [k for k in r.upstream.names() if k.startswith("x-jwt-")]
 
 
+@pytest.mark.parametrize("method", ["delete", "Delete"])
+def test_h2_lower_case_method_meets_the_upper_case_rule(seed, method):
+    # HTTP/2 lets a client send a lower-case method (HTTP/1 clients cannot: Envoy
+    # refuses them); an upstream that upper-cases it would run a DELETE, so the
+    # `methods: [GET, HEAD]` rule must not match it and the scope of the next rule
+    # (orders:write) is required.
+    r = seed.request_h2(method, "/orders/1", [auth(scenario.token())])
+    assert r.status == 403 and r.upstream is None, r
+    # `get` meets the GET rule and is passed on (the test upstream, Python's
+    # http.server, has no handler for a lower-case method: its 501 shows it got it).
+    r = seed.request_h2("get", "/orders/1", [auth(scenario.token())])
+    assert r.status == 501 and b"Unsupported method" in r.body, r
+
+
 def test_h2_path_tricks_are_not_a_bypass(seed):
     r = seed.request_h2("GET", "/orders%2F..%2Fhr", [auth(scenario.token())])
     assert_invalid_request(r)

@@ -263,9 +263,26 @@ def test_match_route_name(policy):
     assert_forbidden(r, scope="internal:admin")
 
 
-@pytest.mark.parametrize("host", ["admin.example.com", "admin.example.com:8443", "a.ops.example.com", "x.y.ops.example.com:80"])
+@pytest.mark.parametrize("host", ["admin.example.com", "admin.example.com:8443", "a.ops.example.com", "x.y.ops.example.com:80",
+                                  "admin.example.com.", "ADMIN.example.com.:443", "a.ops.example.com."])
 def test_match_hosts(policy, host):
     assert_allowed(policy.request("GET", "/admin", host=host, token=scenario.backoffice_token()))
+
+
+@pytest.fixture(scope="module")
+def host_then_open(start_envoy):
+    """A host rule before an anonymous catch-all: skipping the host rule would pass."""
+    return start_envoy(scenario.seed_config(rules=[
+        {"name": "admin-host", "match": {"hosts": ["admin.example.com"]}, "scopes": ["orders:admin"]},
+        {"name": "open", "match": {"prefix": "/"}, "anonymous": True},
+    ]))
+
+
+@pytest.mark.parametrize("host", ["admin.example.com", "admin.example.com.", "Admin.Example.Com.:80"])
+def test_host_rule_cannot_be_skipped_with_a_trailing_dot(host_then_open, host):
+    # The fully-qualified form names the same host: the host rule still applies.
+    assert_missing_token(host_then_open.request("GET", "/x", host=host))
+    assert_allowed(host_then_open.request("GET", "/x", host="other.example.com"))
 
 
 @pytest.mark.parametrize("host", ["other.example.com", "ops.example.com", "admin.example.com.evil", "evilops.example.com"])
