@@ -99,13 +99,31 @@ impl TokenSources {
                 return Extraction::Multiple;
             }
         }
+        if seen.count > 0 && self.stray_query_token(req) {
+            return Extraction::Multiple;
+        }
         match seen.last {
             None => Extraction::Missing,
             Some(Seen::Token(t)) if t.len() <= self.max_bytes => Extraction::Found(t),
             Some(_) => Extraction::Invalid,
         }
     }
+
+    /// RFC 6750 §2: a client sends its token one way per request. A token in the query
+    /// parameter the RFC names (`access_token`, §2.3) next to the one we found is a
+    /// second credential even when the query is not a configured source: refused as two,
+    /// not passed on beside the one that was checked.
+    fn stray_query_token(&self, req: &Request) -> bool {
+        let configured = self
+            .sources
+            .iter()
+            .any(|s| matches!(s, TokenSource::Query { name } if name == RFC_6750_QUERY));
+        !configured && query_values(&req.path, RFC_6750_QUERY).any(|v| !v.is_empty())
+    }
 }
+
+/// The query parameter RFC 6750 §2.3 defines for a bearer token.
+const RFC_6750_QUERY: &str = "access_token";
 
 /// The credentials seen so far: how many, and the last one (only a lone one is used).
 #[derive(Default)]
@@ -527,6 +545,26 @@ mod tests {
             "/x?access_token=a.b.c",
         );
         assert_eq!(s.extract(&both), Extraction::Multiple);
+    }
+
+    #[test]
+    fn an_rfc_6750_query_token_beside_ours_is_a_second_credential() {
+        let s = sources(vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: Some("Bearer".into()),
+        }]);
+        let header = [("authorization", b"Bearer a.b.c".as_slice())];
+        let both = req(&header, "/x?y=1&access_token=d.e.f");
+        assert_eq!(s.extract(&both), Extraction::Multiple);
+        // Not ours to read: alone it is no token, and an empty one is nothing.
+        assert_eq!(
+            s.extract(&req(&[], "/x?access_token=d.e.f")),
+            Extraction::Missing
+        );
+        let empty = req(&header, "/x?access_token=");
+        assert_eq!(s.extract(&empty), Extraction::Found("a.b.c"));
+        let other_name = req(&header, "/x?token=d.e.f");
+        assert_eq!(s.extract(&other_name), Extraction::Found("a.b.c"));
     }
 
     #[test]

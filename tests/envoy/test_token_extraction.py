@@ -121,6 +121,16 @@ def test_token_in_header_and_query_is_400(multi_source):
     still_serving(multi_source)
 
 
+def test_rfc_6750_query_token_beside_the_header_is_400_even_unconfigured(seed):
+    # The seed config reads only the Authorization header; a client that also puts a
+    # token in `access_token` (RFC 6750 §2.3) sends two credentials all the same.
+    r = seed.request("GET", f"/orders?access_token={scenario.token()}", token=scenario.token())
+    assert_invalid_request(r)
+    # Alone it is not a source here: no token.
+    r = seed.request("GET", f"/orders?access_token={scenario.token()}")
+    assert r.status == 401 and r.upstream is None, r
+
+
 def test_token_in_header_and_cookie_is_400(multi_source):
     r = multi_source.request("GET", "/orders", [("Cookie", f"at={scenario.token()}")], token=scenario.token())
     assert_invalid_request(r)
