@@ -40,7 +40,7 @@ pub fn strip_query(path: &str) -> &str {
 /// segments (`//`, which Envoy's `merge_slashes` removes), a backslash, NUL or other
 /// control characters, and percent-escapes of `/`, `\`, `.` or of any other unreserved
 /// character (an upstream that decodes them would see a different path than the rules),
-/// as well as malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine. Segment
+/// also escaped twice (`%252e`: `%25` is `%`), as well as malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine. Segment
 /// checks apply after `;parameters` are dropped ([`without_parameters`]).
 pub fn check(path: &str) -> Result<(), UnsafePath> {
     if path == "*" {
@@ -56,19 +56,15 @@ pub fn check(path: &str) -> Result<(), UnsafePath> {
             b'\\' => return Err(UnsafePath::EncodedSeparator),
             0..=0x1f | 0x7f => return Err(UnsafePath::ControlCharacter),
             b'%' => {
-                let hi = bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16));
-                let lo = bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16));
-                let (Some(hi), Some(lo)) = (hi, lo) else {
+                let Some(decoded) = escape_at(bytes, i) else {
                     return Err(UnsafePath::BadEscape);
                 };
-                let decoded = (hi * 16 + lo) as u8;
-                match decoded {
-                    b'/' | b'\\' | b'.' => return Err(UnsafePath::EncodedSeparator),
-                    0..=0x1f | 0x7f => return Err(UnsafePath::ControlCharacter),
-                    c if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'~' => {
-                        return Err(UnsafePath::EncodedUnreserved)
+                escaped_byte(decoded)?;
+                // `%25` is `%`: an upstream that decodes twice reads `%252e` as `.`.
+                if decoded == b'%' {
+                    if let Some(twice) = escape_at(bytes, i + 2) {
+                        escaped_byte(twice)?;
                     }
-                    _ => {}
                 }
                 i += 3;
                 continue;
@@ -94,6 +90,26 @@ pub fn check(path: &str) -> Result<(), UnsafePath> {
         }
     }
     Ok(())
+}
+
+/// The byte a `%XY` escape at `at` stands for; `None` unless two hex digits follow.
+fn escape_at(bytes: &[u8], at: usize) -> Option<u8> {
+    let hex = |i: usize| bytes.get(i).and_then(|c| (*c as char).to_digit(16));
+    Some((hex(at + 1)? * 16 + hex(at + 2)?) as u8)
+}
+
+/// Whether a byte may be percent-escaped in a path we match: not a separator, a dot, a
+/// control character or an unreserved character, which an upstream that decodes would
+/// read differently from the rules.
+fn escaped_byte(decoded: u8) -> Result<(), UnsafePath> {
+    match decoded {
+        b'/' | b'\\' | b'.' => Err(UnsafePath::EncodedSeparator),
+        0..=0x1f | 0x7f => Err(UnsafePath::ControlCharacter),
+        c if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'~' => {
+            Err(UnsafePath::EncodedUnreserved)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Segment-wise prefix match: `/orders` matches `/orders` and `/orders/1`, not
@@ -135,6 +151,12 @@ mod tests {
             "/orders/..;x=1/hr",
             "/orders/.;/x",
             "/orders/;/x",
+            // Escaped twice: `%25` is `%`, so `%252e` is `%2e` after one decoding.
+            "/orders/%252e%252e/hr",
+            "/orders%252Fhr",
+            "/a%255cb",
+            "/a%2500",
+            "/%2568r",
         ] {
             assert!(check(strip_query(bad)).is_err(), "{bad}");
         }
@@ -151,6 +173,9 @@ mod tests {
             "/caf%C3%A9",
             "/a.b/c..d",
             "/orders?x=/../",
+            "/100%25",
+            "/100%25%20off",
+            "/a%25zz",
         ] {
             assert!(check(strip_query(good)).is_ok(), "{good}");
         }

@@ -74,6 +74,20 @@ def test_encoded_slash_or_backslash_is_400(strict, path):
     still_serving(strict)
 
 
+@pytest.mark.parametrize("path", ["/orders/%252e%252e/hr", "/orders%252Fhr", "/orders/%255c..%255chr", "/%2568r"])
+def test_escapes_escaped_twice_are_400(strict, path):
+    # `%25` is `%`: an upstream (or a proxy behind it) that decodes once more than the
+    # rules reads `/orders/%252e%252e/hr` as `/orders/../hr`.
+    before = strict.counter("requests_denied_invalid_path")
+    assert_invalid_request(strict.request("GET", path, token=orders_token()))
+    assert strict.counter("requests_denied_invalid_path") == before + 1
+
+
+def test_an_escaped_percent_sign_is_fine(strict):
+    r = strict.request("GET", "/orders/100%25", token=orders_token())
+    assert_allowed(r)
+
+
 def test_encoded_slash_is_400_even_on_anonymous_path(strict):
     assert_invalid_request(strict.request("GET", "/healthz%2F..%2Forders"))
 
