@@ -21,6 +21,8 @@ use std::time::Duration;
 
 /// Largest JWKS or discovery document accepted.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Compare-and-swap rounds when publishing keys (another VM publishing meanwhile).
+const PUBLISH_ATTEMPTS: usize = 4;
 
 /// A request waiting for keys.
 pub struct Parked {
@@ -30,6 +32,7 @@ pub struct Parked {
     pub wait: KeyWait,
     /// The issuer's key generation when the request was parked.
     pub generation: u64,
+    pub parked_ms: u64,
     pub deadline_ms: u64,
 }
 
@@ -44,8 +47,17 @@ struct IssuerFetch {
     config: RemoteConfig,
     /// Shared-data key prefix: one key set per fetched URL, whatever filter uses it.
     prefix: String,
-    in_flight: Option<(u32, Stage)>,
+    in_flight: Option<InFlight>,
     healthy: Option<bool>,
+}
+
+/// A fetch under way: the callout's token, its stage, and when the fetch began (its
+/// answer is only as new as that moment).
+#[derive(Clone, Copy)]
+struct InFlight {
+    token: u32,
+    stage: Stage,
+    started_ms: u64,
 }
 
 pub struct Fetcher {
@@ -86,7 +98,9 @@ impl Fetcher {
             fetch.sync(shared);
             let kid_refetch = match (wanted.contains(&fetch.issuer), fetch.in_flight) {
                 (false, _) => KidRefetch::NotWanted,
-                (true, Some(_)) => KidRefetch::Pending, // the fetch under way brings the newest keys
+                // Its requests wait for the fetch under way ([`Fetcher::decide_again`]
+                // asks again if that fetch began before they arrived).
+                (true, Some(_)) => KidRefetch::Pending,
                 (true, None) => fetch.claim_kid_refetch(now_ms),
             };
             if kid_refetch == KidRefetch::Refused {
@@ -99,7 +113,7 @@ impl Fetcher {
         }
         self.resolve_parked(shared, now_ms, None);
         for issuer in no_refetch_coming {
-            self.resolve_unknown_kids(shared, &issuer);
+            self.resolve_unknown_kids(shared, &issuer, now_ms);
         }
     }
 
@@ -108,38 +122,42 @@ impl Fetcher {
         let Some(fetch) = self
             .issuers
             .iter_mut()
-            .find(|f| f.in_flight.is_some_and(|(t, _)| t == token))
+            .find(|f| f.in_flight.is_some_and(|f| f.token == token))
         else {
             return;
         };
-        let stage = fetch.in_flight.map(|(_, s)| s);
-        fetch.in_flight = None;
-        let finished = match (stage, read_body(headers, body_size)) {
+        let Some(ended) = fetch.in_flight.take() else {
+            return;
+        };
+        let finished = match (ended.stage, read_body(headers, body_size)) {
             (_, Err(problem)) => Some(Err(problem)),
-            (Some(Stage::Discovery), Ok(body)) => {
-                match remote::parse_discovery(&body, &fetch.issuer) {
-                    Ok((authority, path)) => match fetch.dispatch(&authority, &path) {
-                        Ok(token) => {
-                            fetch.in_flight = Some((token, Stage::Jwks));
-                            None
-                        }
-                        Err(problem) => Some(Err(problem)),
-                    },
+            (Stage::Discovery, Ok(body)) => match remote::parse_discovery(&body, &fetch.issuer) {
+                Ok((authority, path)) => match fetch.dispatch(&authority, &path) {
+                    Ok(token) => {
+                        fetch.in_flight = Some(InFlight {
+                            token,
+                            stage: Stage::Jwks,
+                            ..ended
+                        });
+                        None
+                    }
                     Err(problem) => Some(Err(problem)),
-                }
-            }
-            (_, Ok(body)) => Some(fetch.publish(shared, &body, now_ms)),
+                },
+                Err(problem) => Some(Err(problem)),
+            },
+            (Stage::Jwks, Ok(body)) => Some(fetch.publish(shared, &body, ended.started_ms, now_ms)),
         };
         if let Some(result) = finished {
             fetch.finish(shared, result, now_ms);
             let issuer = fetch.issuer.clone();
-            self.resolve_parked(shared, now_ms, Some(&issuer));
+            self.resolve_parked(shared, now_ms, Some((&issuer, ended.started_ms)));
         }
     }
 
     /// Decides parked requests again whose wait is over: their issuer's keys changed,
-    /// a fetch for it just ended here (`ended`), or their time ran out.
-    fn resolve_parked(&self, shared: &Shared, now_ms: u64, ended: Option<&str>) {
+    /// a fetch for it just ended here (`ended`: issuer, when that fetch began), or their
+    /// time ran out.
+    fn resolve_parked(&self, shared: &Shared, now_ms: u64, ended: Option<(&str, u64)>) {
         let ready = take_parked(shared, |p| {
             let generation = shared
                 .policy
@@ -147,28 +165,52 @@ impl Fetcher {
                 .map_or(0, |r| r.generation());
             generation != p.generation
                 || now_ms >= p.deadline_ms
-                || ended == Some(p.issuer.as_str())
+                || ended.is_some_and(|(issuer, _)| issuer == p.issuer)
         });
-        self.decide_again(shared, ready);
+        self.decide_again(shared, ready, now_ms, Wait::Possible { ended });
     }
 
     /// Unknown-`kid` requests when no refetch will happen soon: decide them now.
-    fn resolve_unknown_kids(&self, shared: &Shared, issuer: &str) {
+    fn resolve_unknown_kids(&self, shared: &Shared, issuer: &str, now_ms: u64) {
         let ready = take_parked(shared, |p| {
             p.issuer == issuer && p.wait == KeyWait::UnknownKid
         });
-        self.decide_again(shared, ready);
+        self.decide_again(shared, ready, now_ms, Wait::NotAgain);
     }
 
-    fn decide_again(&self, shared: &Shared, ready: Vec<Parked>) {
+    /// Decides and resumes or answers each request. Where it may wait again, a request
+    /// whose `kid` is still unknown waits on when the keys it was decided with, and the
+    /// fetch that just ended, began before it arrived: they may predate the rotation, so
+    /// an unknown-`kid` refetch is asked for (the next tick claims one, or finds none
+    /// may happen yet and decides the request then).
+    fn decide_again(&self, shared: &Shared, ready: Vec<Parked>, now_ms: u64, wait: Wait) {
         if ready.is_empty() {
             return;
         }
-        for p in ready {
+        for mut p in ready {
             if hostcalls::set_effective_context(p.context_id).is_err() {
                 continue; // the stream is gone
             }
             let decision = decide_now(shared, &p.request);
+            let still_unknown = matches!(decision.wait_for_keys, Some((_, KeyWait::UnknownKid)));
+            if let (true, Wait::Possible { ended }, Some(remote)) =
+                (still_unknown, wait, shared.policy.remote(&p.issuer))
+            {
+                let fresh_keys = remote.fetch_started_ms() >= p.parked_ms;
+                let fresh_fetch = ended
+                    .is_some_and(|(issuer, started)| issuer == p.issuer && started >= p.parked_ms);
+                if !fresh_keys && !fresh_fetch && now_ms < p.deadline_ms {
+                    p.generation = remote.generation();
+                    if let (Ok(mut parked), Ok(mut wanted)) = (
+                        shared.parked.try_borrow_mut(),
+                        shared.kid_wanted.try_borrow_mut(),
+                    ) {
+                        wanted.insert(p.issuer.clone());
+                        parked.push(p);
+                        continue;
+                    }
+                }
+            }
             if apply(shared, &decision) == Action::Continue
                 && hostcalls::resume_http_request().is_err()
             {
@@ -177,6 +219,15 @@ impl Fetcher {
         }
         let _ = hostcalls::set_effective_context(self.root_id);
     }
+}
+
+/// Whether requests decided again may wait once more for an unknown `kid`.
+#[derive(Clone, Copy)]
+enum Wait<'a> {
+    /// Yes; `ended` is the fetch that just ended here (issuer, when it began), if any.
+    Possible { ended: Option<(&'a str, u64)> },
+    /// No: no refetch will come soon.
+    NotAgain,
 }
 
 /// Removes and returns the parked requests that `done` selects.
@@ -220,14 +271,15 @@ pub fn sync_published(shared: &Shared, issuer: &str) -> bool {
         return false;
     }
     remote.set_published_version(cas);
-    let published: Option<(u64, String)> =
+    let published: Option<(u64, u64, String)> =
         serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
             Some((
                 v.get("fetched_at")?.as_u64()?,
+                v.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
                 v.get("jwks")?.as_str()?.to_owned(),
             ))
         });
-    let Some((fetched_at, jwks)) = published else {
+    let Some((fetched_at, started_ms, jwks)) = published else {
         return false;
     };
     let allowed: Vec<_> = issuer.algorithms.iter().copied().collect();
@@ -238,7 +290,7 @@ pub fn sync_published(shared: &Shared, issuer: &str) -> bool {
                 keys.len(),
                 issuer.name
             );
-            remote.install(keys, fetched_at);
+            remote.install(keys, fetched_at, started_ms);
             true
         }
         Err(_) => false,
@@ -373,7 +425,13 @@ impl IssuerFetch {
         log::debug!("audience-guard: fetching keys for issuer {:?}", self.issuer);
         let (authority, path) = (self.config.authority.clone(), self.config.path.clone());
         match self.dispatch(&authority, &path) {
-            Ok(token) => self.in_flight = Some((token, stage)),
+            Ok(token) => {
+                self.in_flight = Some(InFlight {
+                    token,
+                    stage,
+                    started_ms: now_ms,
+                })
+            }
             Err(problem) => self.finish(shared, Err(problem), now_ms),
         }
     }
@@ -394,8 +452,18 @@ impl IssuerFetch {
         )
     }
 
-    /// Validates a fetched JWKS and publishes it to every VM.
-    fn publish(&mut self, shared: &Shared, body: &[u8], now_ms: u64) -> Result<(), &'static str> {
+    /// Validates a fetched JWKS and publishes it to every VM — unless a fetch that began
+    /// later has already published: two VMs' fetches can overlap (an unknown `kid`'s
+    /// refetch next to a slow periodic one), and the older answer landing last must not
+    /// bring back a key the identity provider has since removed. Compare-and-swap, so
+    /// that check and write are one step for the whole process.
+    fn publish(
+        &mut self,
+        shared: &Shared,
+        body: &[u8],
+        started_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), &'static str> {
         let issuer = shared
             .policy
             .issuers
@@ -404,9 +472,25 @@ impl IssuerFetch {
         let allowed: Vec<_> = issuer.algorithms.iter().copied().collect();
         remote::parse_jwks(body, &allowed)?;
         let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
-        let record = json!({"fetched_at": now_ms / 1000, "jwks": text}).to_string();
-        hostcalls::set_shared_data(&self.key("keys"), Some(record.as_bytes()), None)
-            .map_err(|_| "could not publish the keys")?;
+        let record = json!({"fetched_at": now_ms / 1000, "started_ms": started_ms, "jwks": text})
+            .to_string();
+        let key = self.key("keys");
+        for _ in 0..PUBLISH_ATTEMPTS {
+            let (current, cas) = match hostcalls::get_shared_data(&key) {
+                Ok((value, cas)) => (value, cas),
+                Err(_) => (None, None),
+            };
+            let newer_published = current
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .and_then(|v| v.get("started_ms")?.as_u64())
+                .is_some_and(|published| published > started_ms);
+            if newer_published {
+                break; // the keys a later fetch brought stay
+            }
+            if hostcalls::set_shared_data(&key, Some(record.as_bytes()), cas).is_ok() {
+                break;
+            }
+        }
         self.sync(shared);
         Ok(())
     }
@@ -417,6 +501,9 @@ impl IssuerFetch {
         self.land_kid_refetch();
         match result {
             Ok(()) => {
+                // The next periodic fetch is due `refresh_seconds` from now, not when
+                // this fetch's lease would have run out.
+                let _ = hostcalls::set_shared_data(&self.key("lease"), Some(b"0"), None);
                 shared.metrics.jwks_fetch_ok();
                 if self.healthy != Some(true) {
                     log::info!("audience-guard: fetched keys for issuer {:?}", self.issuer);

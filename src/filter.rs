@@ -216,6 +216,7 @@ fn park(shared: &Shared, context_id: u32, request: Request, issuer: &str, wait: 
         issuer: issuer.to_owned(),
         wait,
         generation: remote.generation(),
+        parked_ms: now_millis(),
         deadline_ms: now_millis().saturating_add(remote.config.timeout_ms),
     });
     true

@@ -73,6 +73,8 @@ impl RemoteConfig {
         let checks = [
             ("refresh_seconds", raw.refresh_seconds >= 1),
             ("timeout_ms", (1..=60_000).contains(&raw.timeout_ms)),
+            // 0 would let a flood of unknown kids become a flood of fetches.
+            ("min_refetch_seconds", raw.min_refetch_seconds >= 1),
             (
                 "max_stale_seconds",
                 raw.max_stale_seconds >= raw.refresh_seconds,
@@ -80,7 +82,7 @@ impl RemoteConfig {
         ];
         if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
             let problem = match *field {
-                "refresh_seconds" => "must be at least 1",
+                "refresh_seconds" | "min_refetch_seconds" => "must be at least 1",
                 "timeout_ms" => "must be between 1 and 60000",
                 _ => "must be at least refresh_seconds",
             };
@@ -161,6 +163,9 @@ struct KeyState {
     /// Bumped on every install, so cached verifications by older keys die.
     generation: u64,
     fetched_at: Option<u64>,
+    /// When the fetch that brought these keys began (ms): a request that found its
+    /// `kid` missing can only be answered by keys fetched after it arrived.
+    fetch_started_ms: u64,
 }
 
 impl RemoteKeys {
@@ -183,12 +188,17 @@ impl RemoteKeys {
         Some((state.keys.clone(), state.generation))
     }
 
-    pub fn install(&self, keys: Vec<VerifyingKey>, fetched_at: u64) {
+    pub fn install(&self, keys: Vec<VerifyingKey>, fetched_at: u64, fetch_started_ms: u64) {
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.keys = Rc::new(keys);
             state.generation += 1;
             state.fetched_at = Some(fetched_at);
+            state.fetch_started_ms = fetch_started_ms;
         }
+    }
+
+    pub fn fetch_started_ms(&self) -> u64 {
+        self.state.try_borrow().map_or(0, |s| s.fetch_started_ms)
     }
 
     pub fn published_version(&self) -> Option<u32> {

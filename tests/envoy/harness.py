@@ -566,7 +566,7 @@ class Envoy:
         if seen is None:
             # a local reply: it must never echo a token back
             text = data.decode("latin-1")
-            for t in self.sent_tokens:
+            for t in list(self.sent_tokens):  # other threads add to it
                 assert t not in text, f"token echoed in a response body: {resp!r}"
                 sig = t.rsplit(".", 1)[-1]
                 if len(sig) >= 16:

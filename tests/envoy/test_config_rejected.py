@@ -100,6 +100,10 @@ CASES = {
     "any-scope-with-space": (_set(["rules", 2, "any_scopes"], ["orders:read", "a b"]), "rules[2].any_scopes[1]"),
     "client-scope-with-backslash": (_set(["clients", "customer-portal", "orders-api"], ["orders\\read"]),
                                     "clients.customer-portal.orders-api[0]"),
+    "remote-min-refetch-zero": (lambda c: (c["issuers"][0].pop("jwks"),
+                                           c["issuers"][0].update(remote={"cluster": "idp", "uri": "http://idp/jwks",
+                                                                          "min_refetch_seconds": 0})),
+                                "issuers[0].remote.min_refetch_seconds"),
     # Host patterns that could never match as written.
     "host-with-port": (_set(["rules", 1, "match", "hosts"], ["api.example.com:443"]), "rules[1].match.hosts[0]"),
     "host-star-inside": (_set(["rules", 1, "match", "hosts"], ["*.example.com", "api.*.com"]), "rules[1].match.hosts[1]"),

@@ -113,6 +113,32 @@ def test_unknown_kid_triggers_a_refetch_and_waits(launch, idp):
     assert idp.count(path) == before + 1
 
 
+def wait_for_fetch(idp, path, after, timeout=8.0):
+    deadline = time.monotonic() + timeout
+    while idp.count(path) <= after:
+        assert time.monotonic() < deadline, "no fetch started"
+        time.sleep(0.02)
+
+
+def test_new_kid_during_a_slow_periodic_fetch_gets_its_own_refetch(launch, idp):
+    # The periodic fetch under way began before the identity provider added the key:
+    # its answer cannot hold it, so the request waits for a refetch of its own.
+    old, new = jwtkit.rsa_key(f"o{next(_n)}", "RS256"), jwtkit.rsa_key(f"n{next(_n)}", "RS256")
+    env, path = launch(jwtkit.jwks(old), refresh_seconds=2, min_refetch_seconds=1, timeout_ms=3000)
+    idp.set(path, jwtkit.jwks(old), delay=1.2)
+    wait_for_fetch(idp, path, idp.count(path))
+    idp.set(path, jwtkit.jwks(old, new))
+    assert_allowed(env.request("GET", "/orders", token=scenario.token(new, sub="first")))
+
+
+def test_keys_refresh_every_refresh_seconds_even_with_a_long_timeout(launch, idp):
+    # The fetch lease (held up to timeout_ms) ends with the fetch, not after timeout_ms.
+    env, path = launch(jwtkit.jwks(K().rsa), refresh_seconds=1, timeout_ms=4000)
+    start = idp.count(path)
+    time.sleep(4.5)
+    assert idp.count(path) - start >= 3, f"{idp.count(path) - start} fetches in 4.5 s with refresh_seconds 1"
+
+
 def test_unknown_kid_flood_refetches_at_most_once_per_interval(launch, idp):
     env, path = launch(jwtkit.jwks(K().rsa), min_refetch_seconds=60)
     assert_allowed(env.request("GET", "/orders", token=scenario.token()))

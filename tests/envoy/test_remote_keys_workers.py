@@ -167,6 +167,28 @@ def test_rotated_key_is_accepted_at_once_on_both_workers(launch, idp):
     assert idp.count(path) - before == 1
 
 
+def test_a_removed_key_never_comes_back_from_an_older_answer(launch, idp):
+    # Two fetches overlap: a slow periodic one that began before the identity provider
+    # removed k1, and the refetch a new kid triggers on another worker after it. The
+    # older answer lands last; it must not be published over the newer key set.
+    k1, k2 = jwtkit.rsa_key(f"r1-{next(_n)}", "RS256"), jwtkit.rsa_key(f"r2-{next(_n)}", "RS256")
+    k3 = jwtkit.rsa_key(f"r3-{next(_n)}", "RS256")
+    env, path = launch(jwtkit.jwks(k1, k2), refresh_seconds=2, min_refetch_seconds=30, timeout_ms=3000)
+    old_token = scenario.token(k1, sub="victim")
+    assert_allowed(env.request("GET", "/orders", token=old_token))
+    idp.set(path, jwtkit.jwks(k1, k2), delay=1.5)
+    before = idp.count(path)
+    wait_for(lambda: idp.count(path) > before, 8, "the slow periodic fetch to start")
+    idp.set(path, jwtkit.jwks(k2, k3))
+    rs, _, _ = spread(env, 6, lambda i: {"token": scenario.token(k3, sub=f"n{i}")})
+    assert any(r.status == 200 for r in rs), "the new key set was never installed"
+    time.sleep(1.8)  # the older answer has landed
+    rs, served, _ = spread(env, 8, lambda i: {"token": old_token if i % 2 else scenario.token(k1, sub=f"k{i}")})
+    for r in rs:
+        assert r.status == 401 and r.upstream is None, r
+    assert_both_workers(served)
+
+
 def test_unknown_kid_flood_adds_at_most_one_fetch_per_min_refetch_interval(launch, idp):
     min_refetch = 3
     env, path = launch(jwtkit.jwks(K().rsa), min_refetch_seconds=min_refetch, timeout_ms=800)
