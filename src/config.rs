@@ -217,8 +217,23 @@ fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ConfigE
     {
         Some(field) if path.is_empty() => ConfigError::new(field, "required"),
         Some(field) => ConfigError::new(format!("{path}.{field}"), "required"),
-        None => ConfigError::new(path, message),
+        None => ConfigError::new(path, without_string_value(message)),
     }
+}
+
+/// serde quotes a string it could not use (`invalid type: string "…", expected a
+/// sequence`); the value may be a secret (a private key given where a list was due), so
+/// the line says "a string" instead.
+fn without_string_value(message: &str) -> String {
+    let Some(start) = message.find("string \"") else {
+        return message.to_owned();
+    };
+    let end = message.find(", expected").filter(|&end| end > start);
+    let (before, after) = (
+        message.get(..start).unwrap_or_default(),
+        end.and_then(|end| message.get(end..)).unwrap_or_default(),
+    );
+    format!("{before}a string{after}")
 }
 
 /// Largest token the configuration may allow (`token.max_bytes`).
@@ -296,6 +311,7 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
     }
     let sources = compile_sources(raw.token)?;
     let forward = compile_forward(raw.forward)?;
+    check_forward(&forward, &sources)?;
     let realm = match raw.responses.realm {
         Some(realm) => realm,
         // The first audience: top-level, or else the first a rule names.
@@ -798,6 +814,50 @@ fn compile_forward(raw: RawForward) -> Result<Forward, ConfigError> {
         strip_prefix,
         keep_token: raw.keep_token,
     })
+}
+
+/// Output headers are distinct (a claim written to the scopes header would replace the
+/// effective scopes, and which one won would be an accident of order), and with
+/// `keep_token` no token header is an output header, which every request has removed.
+fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), ConfigError> {
+    let fixed = [
+        ("forward.client_header", &forward.client_header),
+        ("forward.scopes_header", &forward.scopes_header),
+        ("forward.audience_header", &forward.audience_header),
+    ];
+    let fixed = fixed
+        .into_iter()
+        .filter_map(|(path, header)| Some((path.to_owned(), header.as_deref()?)));
+    let claims = forward
+        .claims
+        .iter()
+        .map(|(claim, header)| (format!("forward.claims.{claim}"), header.as_str()));
+    let mut taken: Vec<&str> = Vec::new();
+    for (path, header) in fixed.chain(claims) {
+        if taken.contains(&header) {
+            return Err(ConfigError::new(
+                path,
+                "names a header another output already sets: one would overwrite the other",
+            ));
+        }
+        taken.push(header);
+    }
+    if !forward.keep_token {
+        return Ok(());
+    }
+    let removed = sources.sources.iter().position(|source| {
+        matches!(source, TokenSource::Header { name, .. } if forward.is_output_header(name))
+    });
+    match removed {
+        Some(i) => Err(ConfigError::new(
+            "forward.keep_token",
+            format!(
+                "token.sources[{i}] is an output header (or starts with strip_prefix), removed \
+                 from every request: the token could not be kept"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Whether `s` can sit inside a quoted-string of a `WWW-Authenticate` header as it is.

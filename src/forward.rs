@@ -24,7 +24,8 @@ pub struct Forward {
 }
 
 impl Forward {
-    fn is_output_header(&self, name: &str) -> bool {
+    /// Whether `name` is one this filter sets or strips: incoming copies are removed.
+    pub fn is_output_header(&self, name: &str) -> bool {
         self.strip_prefix
             .as_ref()
             .is_some_and(|p| name.starts_with(p.as_str()))

@@ -840,6 +840,54 @@ fn bad_forward_header_names_are_refused() {
 }
 
 #[test]
+fn output_headers_that_would_overwrite_each_other_are_refused() {
+    // A claim written to the scopes header would replace the effective scopes.
+    let scope_claim = seed_with(|c| c["forward"]["claims"] = json!({"scope": "x-jwt-scopes"}));
+    refused_at(&scope_claim, "forward.claims.scope");
+    let two_claims = seed_with(|c| {
+        c["forward"]["claims"] = json!({"sub": "x-user", "email": "X-User"});
+    });
+    let line = refused(&two_claims.to_string());
+    assert!(line.starts_with("forward.claims."), "{line}");
+    let renamed = seed_with(|c| c["forward"]["audience_header"] = json!("x-jwt-client"));
+    refused_at(&renamed, "forward.audience_header");
+    // Turned off ("") is not a collision.
+    let off = seed_with(|c| {
+        c["forward"]["scopes_header"] = json!("");
+        c["forward"]["claims"] = json!({"scope": "x-jwt-scopes"});
+    });
+    Policy::from_json(&off.to_string()).unwrap();
+}
+
+#[test]
+fn keep_token_with_a_token_header_that_is_stripped_is_refused() {
+    let stripped = seed_with(|c| {
+        c["token"] = json!({"sources": [{"header": "x-jwt-token"}]});
+        c["forward"]["keep_token"] = json!(true);
+    });
+    refused_at(&stripped, "forward.keep_token");
+    // Without keep_token the token is removed anyway: nothing to refuse.
+    let removed = seed_with(|c| c["token"] = json!({"sources": [{"header": "x-jwt-token"}]}));
+    Policy::from_json(&removed.to_string()).unwrap();
+}
+
+#[test]
+fn a_string_given_where_a_list_is_due_is_not_echoed() {
+    // A private key pasted as a string where a list of PEMs is due.
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+    let config = seed_with(|c| {
+        c["issuers"][0].as_object_mut().unwrap().remove("jwks");
+        c["issuers"][0]["pem"] = json!(pem);
+    });
+    let line = refused_at(&config, "issuers[0].pem");
+    assert!(
+        !line.contains("PRIVATE") && !line.contains("MIIE"),
+        "{line}"
+    );
+    assert!(line.contains("a string"), "{line}");
+}
+
+#[test]
 fn realm_that_cannot_be_quoted_is_refused() {
     for realm in ["a\"b", "a\\b", "line\nbreak", "caf\u{e9}"] {
         refused_at(

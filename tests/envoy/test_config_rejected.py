@@ -104,6 +104,12 @@ CASES = {
                                            c["issuers"][0].update(remote={"cluster": "idp", "uri": "http://idp/jwks",
                                                                           "min_refetch_seconds": 0})),
                                 "issuers[0].remote.min_refetch_seconds"),
+    # Output headers that would overwrite each other; a kept token that is stripped.
+    "forward-claim-on-the-scopes-header": (_set(["forward", "claims"], {"scope": "x-jwt-scopes"}),
+                                           "forward.claims.scope"),
+    "keep-token-under-strip-prefix": (lambda c: (c.update(token={"sources": [{"header": "x-jwt-token"}]}),
+                                                 c["forward"].update(keep_token=True)),
+                                      "forward.keep_token"),
     # Host patterns that could never match as written.
     "host-with-port": (_set(["rules", 1, "match", "hosts"], ["api.example.com:443"]), "rules[1].match.hosts[0]"),
     "host-star-inside": (_set(["rules", 1, "match", "hosts"], ["*.example.com", "api.*.com"]), "rules[1].match.hosts[1]"),
@@ -140,6 +146,16 @@ def test_hmac_secret_under_32_bytes_is_rejected_without_logging_it(reject_config
     secret = base64.b64encode(b"Q7xv3u1p9s0Kd2Lr8mTzC4yWfHgJbN6").decode()  # 31 bytes
     lines = reject_config(_hmac_cfg(secret), "issuers[0].hmac_secret_base64")
     assert secret not in lines and "Q7xv3u1p9s0Kd2" not in lines
+
+
+def test_private_key_pasted_as_a_string_is_not_logged(reject_config):
+    # A string where a list of PEMs is due: the shape error must not quote it.
+    cfg = scenario.seed_config()
+    del cfg["issuers"][0]["jwks"]
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n"
+    cfg["issuers"][0]["pem"] = pem
+    lines = reject_config(cfg, "issuers[0].pem")
+    assert "PRIVATE" not in lines and "MIIEvQ" not in lines
 
 
 def test_hmac_secret_not_base64_is_rejected(reject_config):
