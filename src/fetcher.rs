@@ -200,6 +200,9 @@ impl Fetcher {
                 let fresh_fetch = ended
                     .is_some_and(|(issuer, started)| issuer == p.issuer && started >= p.parked_ms);
                 if !fresh_keys && !fresh_fetch && now_ms < p.deadline_ms {
+                    // Waiting for the first keys, it may have found its kid missing in
+                    // them: from now on it waits for a refetch like any unknown kid.
+                    p.wait = KeyWait::UnknownKid;
                     p.generation = remote.generation();
                     if let (Ok(mut parked), Ok(mut wanted)) = (
                         shared.parked.try_borrow_mut(),

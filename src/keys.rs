@@ -46,9 +46,9 @@ pub struct VerifyingKey {
 /// claims, times) was parsed and checked by `verify` before. RS*, PS*, ES256 and EdDSA run
 /// our own arithmetic (`rsa_verify`, `rsa_pss`, `ag_math::p256`, `ag_math::ed25519`:
 /// about 20x, 4x and 2.4x faster in V8 than jwt-simple's); ES384 and HS* the crates
-/// jwt-simple itself verifies with. jwt-simple's
-/// `verify_token` is not used: it would parse and check the token a second time, and
-/// its header model cannot hold a `jwk` object, which must be ignored, not fatal.
+/// jwt-simple itself verifies with. jwt-simple's `verify_token` is not used: it would
+/// parse and check the token a second time, and its header model cannot hold a `jwk`
+/// object, which must be ignored, not fatal.
 enum Verifier {
     RsaPkcs1(RsaPublicKey, HashAlg),
     RsaPss(RsaPublicKey, HashAlg),
