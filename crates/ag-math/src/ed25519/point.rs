@@ -152,11 +152,11 @@ impl Extended {
 
     /// P, 3P, …, 15P.
     pub fn odd_multiples(&self) -> Table {
-        let twice = self.to_projective().double().to_extended();
+        let twice = self.to_projective().double().to_extended().to_cached();
         let mut table = [self.to_cached(); 8];
         let mut current = *self;
         for entry in table.iter_mut().skip(1) {
-            current = current.add_cached(&twice.to_cached(), false).to_extended();
+            current = current.add_cached(&twice, false).to_extended();
             *entry = current.to_cached();
         }
         table

@@ -31,7 +31,7 @@ const L0_INV: u32 = 0x1254_7e1b;
 
 /// Whether s < L (RFC 8032 §5.1.7 rejects other signatures' S).
 pub fn is_canonical(s: &[u8; 32]) -> bool {
-    less_than(&to_limbs(s), &L)
+    less_than(&limbs_of(s), &L)
 }
 
 /// A 64-byte little-endian integer (SHA-512's output) modulo L: hi·2^256 + lo is
@@ -64,10 +64,6 @@ fn reduce_small(x: &mut Limbs) {
     while !less_than(x, &L) {
         sub_in_place(x, &L);
     }
-}
-
-fn to_limbs(bytes: &[u8; 32]) -> Limbs {
-    limbs_of(bytes)
 }
 
 fn limbs_of(bytes: &[u8]) -> Limbs {
