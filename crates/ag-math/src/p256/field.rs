@@ -1,258 +1,190 @@
-//! Arithmetic modulo the two 256-bit primes of P-256: the field prime p (coordinates)
-//! and the group order n (scalars), as eight little-endian `u32` limbs: scalars in
-//! Montgomery form (R = 2^256), coordinates as they are (p has a faster reduction).
+//! Arithmetic modulo the P-256 field prime p = 2^256 − 2^224 + 2^192 + 2^96 − 1 (point
+//! coordinates), on nine signed limbs of 29 bits held in `i64`, in Montgomery form with
+//! R = 2^261.
 //!
-//! 32-bit limbs because every limb product is then one native
-//! `u32 × u32 → u64` multiply in wasm, where the `p256` crate's 64-bit limbs need an
-//! emulated 128-bit product. All inputs here are public (key, message, signature), so
-//! nothing needs to be constant-time.
+//! Why this shape (the Ed25519 lesson, `crate::ed25519::field`): a limb product is one
+//! native 64-bit multiply in wasm and a column of nine sums in an `i64` without carrying,
+//! so a multiplication is 81 plain multiply-adds, nine reduction steps and one carry
+//! pass — where 32-bit saturated limbs need a carry after every product. Montgomery
+//! reduction is cheap here because p ≡ −1 mod 2^29: the factor for each step is the
+//! column's own low 29 bits (no multiply), and adding that multiple of p is four shifted
+//! additions (p's non-zero terms sit at fixed limb offsets).
+//!
+//! Bounds (all values signed): every operation returns limbs below 2^29 + 2^28 in
+//! magnitude and |value| < 2^260. In [`Fe::mul`] and [`Fe::square`] a limb product is
+//! then below 2^59.2 and a column of nine (with its reduction terms) below 2^62.4 — no
+//! `i64` overflow; the result is (a·b + m·p)/2^261, below 2^259 + 2^256 in magnitude,
+//! carried. Additions, subtractions and small multiples (below 2^263) are carried once
+//! and what lies above 2^256 is folded back down (2^256 ≡ 2^224 − 2^192 − 2^96 + 1):
+//! |value| < 2^257, the fold adding at most 2^28 to limbs 0, 3, 6 and 7. All inputs are
+//! public (key, message, signature): nothing here is constant-time.
 
-use super::solinas::{mul_mod_p, square_mod_p};
-pub use crate::montgomery::less_than;
-use crate::montgomery::mont_mul;
+use super::scalar::{less_than, sub_borrow, Limbs};
 
-/// Eight little-endian 32-bit limbs.
-pub type Limbs = [u32; 8];
+const BITS: u32 = 29;
+const MASK: i64 = (1 << BITS) - 1;
 
-/// An odd 256-bit modulus m and how products are reduced modulo it.
-pub struct Modulus {
-    pub m: Limbs,
-    reduction: Reduction,
-}
+/// An element of GF(p) in Montgomery form (value·R mod p), not necessarily reduced.
+#[derive(Clone, Copy, Debug)]
+pub struct Fe([i64; 9]);
 
-enum Reduction {
-    /// Montgomery form (values held as a·R mod m).
-    Montgomery {
-        /// -m⁻¹ mod 2^32.
-        m0inv: u32,
-        /// R² mod m: multiplying by it moves a value into Montgomery form.
-        rr: Limbs,
-    },
-    /// p's own shape ([`super::solinas`]); values held as they are.
-    SolinasP256,
-}
+/// p as eight little-endian 32-bit limbs.
+pub const P: Limbs = [
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+    0,
+    0,
+    0,
+    1,
+    0xffff_ffff,
+];
 
-/// The field prime p = 2^256 − 2^224 + 2^192 + 2^96 − 1.
-pub const P: Modulus = Modulus {
-    m: [
-        0xffff_ffff,
-        0xffff_ffff,
-        0xffff_ffff,
-        0,
-        0,
-        0,
-        1,
-        0xffff_ffff,
-    ],
-    reduction: Reduction::SolinasP256,
-};
+/// R² mod p = 2^522 mod p, in 29-bit limbs: multiplying by it enters Montgomery form.
+const R2: Fe = Fe([
+    3072, 0, 536805376, 534773759, 532676607, 536870911, 536870911, 536870910, 19,
+]);
 
-/// The group order n.
-pub const N: Modulus = Modulus {
-    m: [
-        0xfc63_2551,
-        0xf3b9_cac2,
-        0xa717_9e84,
-        0xbce6_faad,
-        0xffff_ffff,
-        0xffff_ffff,
-        0,
-        0xffff_ffff,
-    ],
-    reduction: Reduction::Montgomery {
-        m0inv: 0xee00_bc4f,
-        rr: [
-            0xbe79_eea2,
-            0x8324_4c95,
-            0x49bd_6fa6,
-            0x4699_799c,
-            0x2b6b_ec59,
-            0x2845_b239,
-            0xf3d9_5620,
-            0x66e1_2d94,
-        ],
-    },
-};
+/// 1 in Montgomery form (R mod p).
+pub const ONE: Fe = Fe([
+    32, 0, 0, 536854528, 536870911, 536870911, 528482303, 67108863, 0,
+]);
 
-/// 32 big-endian bytes → limbs (the value may be ≥ m; callers check).
-pub fn from_be_bytes(bytes: &[u8; 32]) -> Limbs {
-    let mut out = [0u32; 8];
-    for (limb, chunk) in out.iter_mut().zip(bytes.rchunks_exact(4)) {
-        *limb = chunk
-            .iter()
-            .fold(0u32, |acc, &byte| (acc << 8) | u32::from(byte));
+pub const ZERO: Fe = Fe([0; 9]);
+
+impl Fe {
+    /// A value below p given as 32-bit limbs (callers check the bound), into Montgomery
+    /// form.
+    pub fn import(value: &Limbs) -> Fe {
+        Fe::from_limbs(value).mul(&R2)
     }
-    out
-}
 
-pub fn is_zero(a: &Limbs) -> bool {
-    a.iter().all(|&limb| limb == 0)
-}
-
-/// a + b as 256 bits, and whether it carried out.
-fn add_carry(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
-    let mut out = [0u32; 8];
-    let mut carry = 0u64;
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        let v = u64::from(x) + u64::from(y) + carry;
-        *o = v as u32;
-        carry = v >> 32;
+    /// A 256-bit value as it is (not into Montgomery form), in 29-bit limbs.
+    fn from_limbs(value: &Limbs) -> Fe {
+        let mut limbs = [0i64; 9];
+        for (i, limb) in limbs.iter_mut().enumerate() {
+            *limb = bits(value, BITS * i as u32) & MASK;
+        }
+        Fe(limbs)
     }
-    (out, carry != 0)
-}
 
-/// a + b, or `None` if it does not fit in 256 bits.
-pub fn checked_add(a: &Limbs, b: &Limbs) -> Option<Limbs> {
-    match add_carry(a, b) {
-        (sum, false) => Some(sum),
-        (_, true) => None,
-    }
-}
-
-/// (top·2^256 + a) / 2: a shifted right by one bit, `top` coming in as the high bit.
-fn shift_right(a: &Limbs, top: bool) -> Limbs {
-    let mut out = [0u32; 8];
-    let mut high_bit = u32::from(top);
-    for (o, &limb) in out.iter_mut().zip(a).rev() {
-        *o = (limb >> 1) | (high_bit << 31);
-        high_bit = limb & 1;
-    }
-    out
-}
-
-/// a − b mod 2^256, and whether it borrowed.
-pub(super) fn sub_borrow(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
-    let mut out = [0u32; 8];
-    let mut borrow = 0u64;
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        let d = u64::from(x).wrapping_sub(u64::from(y)).wrapping_sub(borrow);
-        *o = d as u32;
-        borrow = d >> 63;
-    }
-    (out, borrow != 0)
-}
-
-impl Modulus {
-    /// a + b mod m, for a, b < m.
-    pub fn add(&self, a: &Limbs, b: &Limbs) -> Limbs {
-        let (sum, carry) = add_carry(a, b);
-        if carry || !less_than(&sum, &self.m) {
-            sub_borrow(&sum, &self.m).0
+    /// The value (still in Montgomery form) reduced below p, as 32-bit limbs: equal
+    /// elements have equal encodings.
+    fn canonical(&self) -> Limbs {
+        // Three folds bring any value below 2^263 into [0, 2^256): the first leaves
+        // |v| < 2^256 + 2^231, the second a carry of at most ±1 whose fold lands in
+        // range, the third finds nothing left to fold.
+        let mut h = carry(self.0);
+        for _ in 0..3 {
+            h = carry(fold_top(h));
+        }
+        let mut packed: Limbs = [0; 8];
+        for (i, &limb) in h.iter().enumerate() {
+            put_bits(&mut packed, BITS * i as u32, limb as u64);
+        }
+        if less_than(&packed, &P) {
+            packed
         } else {
-            sum
+            sub_borrow(&packed, &P).0
         }
     }
 
-    /// a − b mod m, for a, b < m.
-    pub fn sub(&self, a: &Limbs, b: &Limbs) -> Limbs {
-        let (diff, borrow) = sub_borrow(a, b);
-        if borrow {
-            add_carry(&diff, &self.m).0
-        } else {
-            diff
-        }
+    pub fn is_zero(&self) -> bool {
+        self.canonical() == [0; 8]
     }
 
-    /// The product of a and b in the form values are held in (a, b < m): a·b·R⁻¹ in
-    /// Montgomery form (`crate::montgomery`), a·b mod p for p.
-    pub fn mul(&self, a: &Limbs, b: &Limbs) -> Limbs {
-        match &self.reduction {
-            Reduction::Montgomery { m0inv, .. } => {
-                let mut out = [0u32; 8];
-                mont_mul(&mut out, a, b, &self.m, *m0inv);
-                out
-            }
-            Reduction::SolinasP256 => mul_mod_p(a, b),
-        }
+    /// Whether both are the same element of GF(p).
+    pub fn equals(&self, other: &Fe) -> bool {
+        self.canonical() == other.canonical()
     }
 
-    /// a² in the form values are held in (p has a dedicated squaring).
-    pub fn square(&self, a: &Limbs) -> Limbs {
-        match &self.reduction {
-            Reduction::Montgomery { .. } => self.mul(a, a),
-            Reduction::SolinasP256 => square_mod_p(a),
+    pub fn add(&self, other: &Fe) -> Fe {
+        let mut h = self.0;
+        for (a, b) in h.iter_mut().zip(other.0) {
+            *a += b;
         }
+        Fe(normalise(h))
     }
 
-    /// a mod m (a may be any 256-bit value) in the form values are held in.
-    pub fn import(&self, a: &Limbs) -> Limbs {
-        let reduced = self.reduce_once(a);
-        match &self.reduction {
-            Reduction::Montgomery { rr, .. } => self.mul(&reduced, rr),
-            Reduction::SolinasP256 => reduced,
+    pub fn sub(&self, other: &Fe) -> Fe {
+        let mut h = self.0;
+        for (a, b) in h.iter_mut().zip(other.0) {
+            *a -= b;
         }
+        Fe(normalise(h))
     }
 
-    /// a mod m for a < 2^256 (both moduli exceed 2^255, so one subtraction does).
-    pub fn reduce_once(&self, a: &Limbs) -> Limbs {
-        if less_than(a, &self.m) {
-            *a
-        } else {
-            sub_borrow(a, &self.m).0
-        }
+    pub fn neg(&self) -> Fe {
+        ZERO.sub(self)
     }
 
-    /// a⁻¹ mod m for a plain 0 < a < m (not in Montgomery form), by the binary extended
-    /// Euclidean algorithm: a few hundred shifts and subtractions instead of Fermat's
-    /// ~380 multiplications. Variable-time (the inputs are public). `None` for a = 0 or
-    /// a not invertible — never for a prime m and 0 < a < m.
-    pub fn invert_vartime(&self, a: &Limbs) -> Option<Limbs> {
-        let one: Limbs = [1, 0, 0, 0, 0, 0, 0, 0];
-        if is_zero(a) || !less_than(a, &self.m) {
-            return None;
-        }
-        // Invariants: x1·a ≡ u and x2·a ≡ v (mod m); gcd(u, v) = gcd(a, m).
-        let (mut u, mut v) = (*a, self.m);
-        let (mut x1, mut x2) = (one, [0u32; 8]);
-        // Each round removes at least one bit from u or v: 2·256 rounds suffice.
-        for _ in 0..2 * 256 + 2 {
-            if u == one {
-                return Some(x1);
-            }
-            if v == one {
-                return Some(x2);
-            }
-            if is_zero(&u) || is_zero(&v) {
-                return None; // gcd > 1
-            }
-            while u[0] & 1 == 0 {
-                u = shift_right(&u, false);
-                x1 = self.half(&x1);
-            }
-            while v[0] & 1 == 0 {
-                v = shift_right(&v, false);
-                x2 = self.half(&x2);
-            }
-            if less_than(&u, &v) {
-                v = sub_borrow(&v, &u).0;
-                x2 = self.sub(&x2, &x1);
-            } else {
-                u = sub_borrow(&u, &v).0;
-                x1 = self.sub(&x1, &x2);
-            }
-        }
-        None
+    /// k·self for 0 < k ≤ 8 (the formulas' 2·, 3·, 4·, 8·), in one pass.
+    pub fn times(&self, k: i64) -> Fe {
+        Fe(normalise(self.0.map(|limb| limb * k)))
     }
 
-    /// x/2 mod m for x < m (m odd): x/2 when x is even, (x + m)/2 otherwise.
-    fn half(&self, x: &Limbs) -> Limbs {
-        if x[0] & 1 == 0 {
-            shift_right(x, false)
-        } else {
-            let (sum, carry) = add_carry(x, &self.m);
-            shift_right(&sum, carry)
-        }
+    /// self·other·R⁻¹: the product of two Montgomery forms in Montgomery form.
+    /// Schoolbook columns written out (as loops V8 ran this kind of code 4× slower).
+    pub fn mul(&self, other: &Fe) -> Fe {
+        let [a0, a1, a2, a3, a4, a5, a6, a7, a8] = self.0;
+        let [b0, b1, b2, b3, b4, b5, b6, b7, b8] = other.0;
+        montgomery_reduce([
+            a0 * b0,
+            a0 * b1 + a1 * b0,
+            a0 * b2 + a1 * b1 + a2 * b0,
+            a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0,
+            a0 * b4 + a1 * b3 + a2 * b2 + a3 * b1 + a4 * b0,
+            a0 * b5 + a1 * b4 + a2 * b3 + a3 * b2 + a4 * b1 + a5 * b0,
+            a0 * b6 + a1 * b5 + a2 * b4 + a3 * b3 + a4 * b2 + a5 * b1 + a6 * b0,
+            a0 * b7 + a1 * b6 + a2 * b5 + a3 * b4 + a4 * b3 + a5 * b2 + a6 * b1 + a7 * b0,
+            a0 * b8 + a1 * b7 + a2 * b6 + a3 * b5 + a4 * b4 + a5 * b3 + a6 * b2 + a7 * b1 + a8 * b0,
+            a1 * b8 + a2 * b7 + a3 * b6 + a4 * b5 + a5 * b4 + a6 * b3 + a7 * b2 + a8 * b1,
+            a2 * b8 + a3 * b7 + a4 * b6 + a5 * b5 + a6 * b4 + a7 * b3 + a8 * b2,
+            a3 * b8 + a4 * b7 + a5 * b6 + a6 * b5 + a7 * b4 + a8 * b3,
+            a4 * b8 + a5 * b7 + a6 * b6 + a7 * b5 + a8 * b4,
+            a5 * b8 + a6 * b7 + a7 * b6 + a8 * b5,
+            a6 * b8 + a7 * b7 + a8 * b6,
+            a7 * b8 + a8 * b7,
+            a8 * b8,
+        ])
     }
 
-    /// a⁻¹ (in the form values are held in), by Fermat: a^(m−2). Zero maps to zero.
-    pub fn invert(&self, a: &Limbs) -> Limbs {
-        let exponent = sub_borrow(&self.m, &[2, 0, 0, 0, 0, 0, 0, 0]).0;
-        let mut acc = self.import(&[1, 0, 0, 0, 0, 0, 0, 0]);
+    /// [`Fe::mul`] of self by itself, each cross product once and doubled: 45 limb
+    /// products instead of 81 (a column holds at most four doubled products and one
+    /// square: within the bound of `mul`'s nine).
+    pub fn square(&self) -> Fe {
+        let [a0, a1, a2, a3, a4, a5, a6, a7, a8] = self.0;
+        let [d0, d1, d2, d3, d4, d5, d6, d7] = [a0, a1, a2, a3, a4, a5, a6, a7].map(|a| 2 * a);
+        montgomery_reduce([
+            a0 * a0,
+            d0 * a1,
+            d0 * a2 + a1 * a1,
+            d0 * a3 + d1 * a2,
+            d0 * a4 + d1 * a3 + a2 * a2,
+            d0 * a5 + d1 * a4 + d2 * a3,
+            d0 * a6 + d1 * a5 + d2 * a4 + a3 * a3,
+            d0 * a7 + d1 * a6 + d2 * a5 + d3 * a4,
+            d0 * a8 + d1 * a7 + d2 * a6 + d3 * a5 + a4 * a4,
+            d1 * a8 + d2 * a7 + d3 * a6 + d4 * a5,
+            d2 * a8 + d3 * a7 + d4 * a6 + a5 * a5,
+            d3 * a8 + d4 * a7 + d5 * a6,
+            d4 * a8 + d5 * a7 + a6 * a6,
+            d5 * a8 + d6 * a7,
+            d6 * a8 + a7 * a7,
+            d7 * a8,
+            a8 * a8,
+        ])
+    }
+
+    /// self^(p−2) = self⁻¹ (Fermat); zero stays zero. Only for the per-key tables.
+    pub fn invert(&self) -> Fe {
+        let exponent = sub_borrow(&P, &[2, 0, 0, 0, 0, 0, 0, 0]).0;
+        let mut acc = ONE;
         for limb in exponent.iter().rev() {
             for bit in (0..32).rev() {
-                acc = self.square(&acc);
+                acc = acc.square();
                 if (limb >> bit) & 1 == 1 {
-                    acc = self.mul(&acc, a);
+                    acc = acc.mul(self);
                 }
             }
         }
@@ -260,68 +192,239 @@ impl Modulus {
     }
 }
 
-/// `count` reproducible pseudo-random values below `modulus` (xorshift: every limb
-/// covered), for the arithmetic tests.
-#[cfg(test)]
-pub(super) fn random_below(modulus: &Modulus, seed: u64, count: usize) -> Vec<Limbs> {
-    let mut state = seed;
-    (0..count)
-        .map(|_| {
-            let mut v = [0u32; 8];
-            for limb in v.iter_mut() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *limb = state as u32;
-            }
-            modulus.reduce_once(&v)
-        })
-        .collect()
+/// The 17 product columns divided by R = 2^261 modulo p, carried. Step i adds m·p·2^(29i)
+/// with m the low 29 bits of column i (−p⁻¹ ≡ 1 mod 2^29), which clears that column:
+/// p's −1 takes m away (the column's carry is then exactly its arithmetic shift), and
+/// its 2^96, 2^192, −2^224 and 2^256 land 3, 6, 7 and 8 limbs higher, 9, 18, 21 and 24
+/// bits in. After nine steps the value sits in columns 9–16.
+// Indices are a loop counter i < 9 plus constants ≤ 8 into 18 columns: in bounds.
+#[allow(clippy::indexing_slicing)]
+#[inline(always)]
+fn montgomery_reduce(columns: [i64; 17]) -> Fe {
+    let mut h = [0i64; 18];
+    h[..17].copy_from_slice(&columns);
+    for i in 0..9 {
+        let m = h[i] & MASK;
+        h[i + 1] += h[i] >> BITS;
+        h[i + 3] += m << 9;
+        h[i + 6] += m << 18;
+        h[i + 7] -= m << 21;
+        h[i + 8] += m << 24;
+    }
+    let [.., r0, r1, r2, r3, r4, r5, r6, r7, r8] = h;
+    Fe(carry([r0, r1, r2, r3, r4, r5, r6, r7, r8]))
+}
+
+/// Limbs 0–7 carried into [0, 2^29); limb 8 keeps the rest, signed.
+// Indices are a loop counter i < 8 and i + 1 into nine limbs: in bounds.
+#[allow(clippy::indexing_slicing)]
+#[inline(always)]
+fn carry(mut h: [i64; 9]) -> [i64; 9] {
+    for i in 0..8 {
+        h[i + 1] += h[i] >> BITS;
+        h[i] &= MASK;
+    }
+    h
+}
+
+/// The multiple of 2^256 above bit 256 (limb 8 from bit 24 on) replaced by the same
+/// multiple of 2^224 − 2^192 − 2^96 + 1, which equals it modulo p.
+fn fold_top(h: [i64; 9]) -> [i64; 9] {
+    let [h0, h1, h2, h3, h4, h5, h6, h7, h8] = h;
+    let top = h8 >> 24;
+    [
+        h0 + top,
+        h1,
+        h2,
+        h3 - (top << 9),
+        h4,
+        h5,
+        h6 - (top << 18),
+        h7 + (top << 21),
+        h8 - (top << 24),
+    ]
+}
+
+/// Carried, then folded (see the module's bounds); no second carry is needed.
+fn normalise(h: [i64; 9]) -> [i64; 9] {
+    fold_top(carry(h))
+}
+
+/// Bits [position, position + 29) of a 256-bit value (zeros past its end).
+fn bits(value: &Limbs, position: u32) -> i64 {
+    let word = |i: u32| value.get(i as usize).map_or(0, |&limb| u64::from(limb));
+    let (index, shift) = (position / 32, position % 32);
+    let two_words = word(index) | (word(index + 1) << 32);
+    (two_words >> shift) as i64
+}
+
+/// Ors `value` (below 2^29) in at bit `position` of a 256-bit value; bits past its end
+/// are dropped (callers pass values below 2^256).
+fn put_bits(out: &mut Limbs, position: u32, value: u64) {
+    let (index, shift) = ((position / 32) as usize, position % 32);
+    let shifted = value << shift;
+    if let Some(low) = out.get_mut(index) {
+        *low |= shifted as u32;
+    }
+    if let Some(high) = out.get_mut(index + 1) {
+        *high |= (shifted >> 32) as u32;
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::scalar::random_below;
     use super::*;
 
-    /// n's hard-coded Montgomery constants, recomputed: n·m0inv ≡ −1 mod 2^32, and
-    /// R² mod n from 1 doubled 512 times.
-    #[test]
-    fn constants_are_right() {
-        let Reduction::Montgomery { m0inv, rr } = &N.reduction else {
-            panic!("n is reduced by Montgomery");
-        };
-        assert_eq!(N.m[0].wrapping_mul(*m0inv), u32::MAX);
-        let mut x = [1, 0, 0, 0, 0, 0, 0, 0];
-        for _ in 0..512 {
-            x = N.add(&x, &x);
+    /// The plain value of an element (out of Montgomery form), reduced below p.
+    fn value(a: &Fe) -> Limbs {
+        let mut plain = [0i64; 9];
+        plain[0] = 1;
+        a.mul(&Fe(plain)).canonical()
+    }
+
+    /// a + b mod p on 32-bit limbs (slow, obviously right).
+    fn add_slow(a: &Limbs, b: &Limbs) -> Limbs {
+        let mut sum = [0u32; 8];
+        let mut carry = 0u64;
+        for ((s, &x), &y) in sum.iter_mut().zip(a).zip(b) {
+            let v = u64::from(x) + u64::from(y) + carry;
+            *s = v as u32;
+            carry = v >> 32;
         }
-        assert_eq!(&x, rr);
+        if carry != 0 || !less_than(&sum, &P) {
+            sum = sub_borrow(&sum, &P).0;
+        }
+        sum
+    }
+
+    /// a·b mod p by double-and-add (slow, obviously right).
+    fn mul_slow(a: &Limbs, b: &Limbs) -> Limbs {
+        let mut acc = [0u32; 8];
+        for limb in b.iter().rev() {
+            for bit in (0..32).rev() {
+                acc = add_slow(&acc, &acc);
+                if (limb >> bit) & 1 == 1 {
+                    acc = add_slow(&acc, a);
+                }
+            }
+        }
+        acc
+    }
+
+    fn sub_slow(a: &Limbs, b: &Limbs) -> Limbs {
+        let (diff, borrow) = sub_borrow(a, b);
+        if borrow {
+            // diff + p wraps past 2^256 back into [0, p).
+            let minus_p = sub_borrow(&[0; 8], &P).0;
+            sub_borrow(&diff, &minus_p).0
+        } else {
+            diff
+        }
+    }
+
+    /// Edge values (0, 1, p−1, p−2, lone high bits, runs of ones) and random ones.
+    fn samples() -> Vec<Limbs> {
+        let p_minus = |k: u32| sub_borrow(&P, &[k, 0, 0, 0, 0, 0, 0, 0]).0;
+        let mut values = vec![
+            [0; 8],
+            [1, 0, 0, 0, 0, 0, 0, 0],
+            p_minus(1),
+            p_minus(2),
+            [0, 0, 0, 0, 0, 0, 0, 0x8000_0000],
+            [u32::MAX, u32::MAX, u32::MAX, 0, 0, 0, 0, 0],
+            [0, 0, 0, u32::MAX, u32::MAX, u32::MAX, 0, 0],
+        ];
+        values.extend(random_below(&P, 0x9e37_79b9_7f4a_7c15, 120));
+        values
     }
 
     #[test]
-    fn binary_inverse_matches_fermat() {
-        let one = [1, 0, 0, 0, 0, 0, 0, 0];
-        let n_minus = |k: u32| sub_borrow(&N.m, &[k, 0, 0, 0, 0, 0, 0, 0]).0;
-        let mut values = vec![one, [2, 0, 0, 0, 0, 0, 0, 0], n_minus(1), n_minus(2)];
-        values.extend(random_below(&N, 0x2545_f491_4f6c_dd1d, 200));
-        for a in values.iter().filter(|a| !is_zero(a)) {
-            let fermat = N.invert(&N.import(a)); // a⁻¹·R
-            let binary = N.import(&N.invert_vartime(a).unwrap()); // a⁻¹·R
-            assert_eq!(binary, fermat, "{a:x?}");
+    fn constants_are_right() {
+        // R mod p doubled 261 more times is R² mod p; 1 doubled 261 times is R mod p.
+        let mut r = [1u32, 0, 0, 0, 0, 0, 0, 0];
+        for _ in 0..261 {
+            r = add_slow(&r, &r);
         }
-        assert_eq!(N.invert_vartime(&[0; 8]), None);
-        assert_eq!(N.invert_vartime(&N.m), None);
+        assert_eq!(ONE.canonical(), r);
+        let mut rr = r;
+        for _ in 0..261 {
+            rr = add_slow(&rr, &rr);
+        }
+        assert_eq!(R2.canonical(), rr);
+        assert_eq!(value(&ONE), [1, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn operations_match_the_slow_ones() {
+        let values = samples();
+        for a in &values {
+            let fa = Fe::import(a);
+            assert_eq!(value(&fa), *a);
+            assert_eq!(value(&fa.square()), mul_slow(a, a), "{a:x?}²");
+            assert_eq!(value(&fa.times(8)), mul_slow(a, &[8, 0, 0, 0, 0, 0, 0, 0]));
+            assert_eq!(value(&fa.neg()), sub_slow(&[0; 8], a));
+            for b in values.iter().take(24) {
+                let fb = Fe::import(b);
+                assert_eq!(value(&fa.mul(&fb)), mul_slow(a, b), "{a:x?} · {b:x?}");
+                assert_eq!(value(&fa.add(&fb)), add_slow(a, b));
+                assert_eq!(value(&fa.sub(&fb)), sub_slow(a, b));
+                assert_eq!(fa.equals(&fb), a == b);
+            }
+        }
+    }
+
+    /// The largest magnitudes the bounds allow, chained: sums of sums and negated
+    /// products fed back into products stay right (overflow checks are on in tests).
+    #[test]
+    fn chained_extremes_stay_right() {
+        let p_minus_1 = Fe::import(&sub_borrow(&P, &[1, 0, 0, 0, 0, 0, 0, 0]).0);
+        let small = |k: u32| [k, 0, 0, 0, 0, 0, 0, 0];
+        let mut x = p_minus_1;
+        for round in 0..200 {
+            let plain = value(&x);
+            let y = x.times(8).sub(&x.square()).add(&x.neg().times(3));
+            let expected = sub_slow(
+                &sub_slow(&mul_slow(&plain, &small(8)), &mul_slow(&plain, &plain)),
+                &mul_slow(&plain, &small(3)),
+            );
+            assert_eq!(value(&y), expected, "round {round}");
+            x = y.mul(&p_minus_1);
+            assert_eq!(value(&x), sub_slow(&[0; 8], &expected));
+        }
+    }
+
+    /// Limbs at the edges of the bounds (the module's doc), both signs: products and
+    /// squares neither overflow (overflow checks are on in tests) nor go wrong.
+    #[test]
+    fn extreme_limbs_multiply_right() {
+        let big = 3 * (1 << 28) - 1;
+        let extremes = [
+            Fe([big, big, big, big, big, big, big, big, 1 << 27]),
+            Fe([-big, -big, -big, -big, -big, -big, -big, -big, -(1 << 27)]),
+            Fe([big, -big, big, -big, big, -big, big, -big, 1 << 27]),
+            Fe([0, 0, 0, 0, 0, 0, 0, big, -(1 << 27)]),
+        ];
+        // The same element, fully reduced: the reference for each result.
+        let tame = |a: &Fe| Fe::from_limbs(&a.canonical());
+        for a in &extremes {
+            assert!(a.square().equals(&tame(a).square()));
+            for b in &extremes {
+                assert!(a.mul(b).equals(&tame(a).mul(&tame(b))));
+            }
+            assert!(a.times(8).equals(&tame(a).times(8)));
+            assert!(a
+                .sub(&extremes[1])
+                .equals(&tame(a).sub(&tame(&extremes[1]))));
+        }
     }
 
     #[test]
     fn inverse_times_value_is_one() {
-        for modulus in [&P, &N] {
-            let one = modulus.import(&[1, 0, 0, 0, 0, 0, 0, 0]);
-            for seed in [2u32, 3, 0xdead_beef, u32::MAX] {
-                let a = modulus.import(&[seed, seed ^ 0x5555, 7, 0, 1, 2, seed, 9]);
-                assert_eq!(modulus.mul(&a, &modulus.invert(&a)), one);
-            }
+        for a in samples().iter().filter(|a| **a != [0; 8]) {
+            let fa = Fe::import(a);
+            assert!(fa.mul(&fa.invert()).equals(&ONE), "{a:x?}");
         }
-        assert_eq!(P.invert(&[0; 8]), [0; 8]);
+        assert!(ZERO.invert().is_zero());
     }
 }

@@ -3,20 +3,21 @@
 //! Why this exists: the `p256` crate (through jwt-simple) was the cost of a never-seen
 //! ES256 token — ≈620 µs per verification in V8, 0.2× Envoy's native rate in
 //! `make bench`, most of it 64-bit field arithmetic that wasm has to emulate. This is
-//! the same verification on 32-bit limbs with cheaper (non-complete) Jacobian formulas
-//! and a per-key precomputed table, ~180–200 µs in the same V8; checked against every
-//! Wycheproof P-256 vector and against jwt-simple on random keys
-//! (`tests/es256_wycheproof.rs`).
+//! the same verification with the coordinates on nine 29-bit limbs in `i64`
+//! ([`field`]), cheaper (non-complete) Jacobian formulas and a per-key precomputed
+//! table; checked against every Wycheproof P-256 vector and against jwt-simple on
+//! random keys (`tests/es256_wycheproof.rs`).
 //!
 //! Scope: public-key operations only (key, message and signature are public), so it is
 //! variable-time. High-s signatures are accepted, as ECDSA and jwt-simple do.
 
 mod field;
 mod point;
-mod solinas;
+mod scalar;
 
-use field::{checked_add, from_be_bytes, is_zero, less_than, Limbs, N, P};
-use point::{double_scalar_mul, Jacobian, Table};
+use field::{Fe, P};
+use point::{double_scalar_mul, Affine, Jacobian, Table};
+use scalar::{checked_add, from_be_bytes, is_zero, less_than, Limbs, N};
 use std::sync::OnceLock;
 
 /// The curve constant b and the base point G (little-endian limbs, FIPS 186-4 D.1.2.3).
@@ -69,15 +70,18 @@ impl PublicKey {
         let (x, y) = coordinates.split_at(32);
         let x = from_be_bytes(x.try_into().ok()?);
         let y = from_be_bytes(y.try_into().ok()?);
-        if !less_than(&x, &P.m) || !less_than(&y, &P.m) {
+        if !less_than(&x, &P) || !less_than(&y, &P) {
             return None;
         }
-        let (x, y) = (P.import(&x), P.import(&y));
-        if !on_curve(&x, &y) {
+        let point = Affine {
+            x: Fe::import(&x),
+            y: Fe::import(&y),
+        };
+        if !on_curve(&point) {
             return None;
         }
         Some(PublicKey {
-            table: Box::new(Jacobian::from_affine(x, y).odd_multiples()?),
+            table: Box::new(Jacobian::from_affine(&point).odd_multiples()?),
         })
     }
 
@@ -103,10 +107,8 @@ impl PublicKey {
         let s_inverse = N.import(&N.invert_vartime(&s)?); // s⁻¹·R
         let u1 = N.mul(&e, &s_inverse); // e·s⁻¹, out of Montgomery form
         let u2 = N.mul(&r, &s_inverse);
+        // None: the sum is infinity, which has no x to match.
         let sum = double_scalar_mul(&u1, base_table()?, &u2, &self.table)?;
-        if sum.is_infinity() {
-            return Some(false);
-        }
         Some(x_matches(&sum, &r))
     }
 }
@@ -115,27 +117,31 @@ impl PublicKey {
 /// x = X/Z², and x mod n = r means x = r or x = r + n (x < p < 2n), so compare X with
 /// r·Z² and, when r + n < p, with (r + n)·Z².
 fn x_matches(point: &Jacobian, r: &Limbs) -> bool {
-    let z2 = P.square(&point.z);
-    let matches = |candidate: &Limbs| P.mul(&P.import(candidate), &z2) == point.x;
+    let z2 = point.z.square();
+    let matches = |candidate: &Limbs| Fe::import(candidate).mul(&z2).equals(&point.x);
     if matches(r) {
         return true;
     }
-    checked_add(r, &N.m).is_some_and(|r_plus_n| less_than(&r_plus_n, &P.m) && matches(&r_plus_n))
+    checked_add(r, &N.m).is_some_and(|r_plus_n| less_than(&r_plus_n, &P) && matches(&r_plus_n))
 }
 
-/// y² = x³ − 3x + b, for imported coordinates.
-fn on_curve(x: &Limbs, y: &Limbs) -> bool {
-    let f = &P;
-    let b = f.import(&B);
-    let x3 = f.mul(&f.square(x), x);
-    let three_x = f.add(&f.add(x, x), x);
-    f.square(y) == f.add(&f.sub(&x3, &three_x), &b)
+/// y² = x³ − 3x + b.
+fn on_curve(point: &Affine) -> bool {
+    let (x, y) = (&point.x, &point.y);
+    let x3 = x.square().mul(x);
+    y.square().equals(&x3.sub(&x.times(3)).add(&Fe::import(&B)))
 }
 
 /// G's odd multiples, computed once per VM (`None` never happens: G is a valid point).
 fn base_table() -> Option<&'static Table> {
     static TABLE: OnceLock<Option<Table>> = OnceLock::new();
     TABLE
-        .get_or_init(|| Jacobian::from_affine(P.import(&GX), P.import(&GY)).odd_multiples())
+        .get_or_init(|| {
+            let g = Affine {
+                x: Fe::import(&GX),
+                y: Fe::import(&GY),
+            };
+            Jacobian::from_affine(&g).odd_multiples()
+        })
         .as_ref()
 }

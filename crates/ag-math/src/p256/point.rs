@@ -1,32 +1,35 @@
-//! P-256 points in Jacobian coordinates (x = X/Z², y = Y/Z³; Z = 0 is the point at
-//! infinity), coordinates reduced mod p, and u1·G + u2·Q by interleaved
-//! width-5 NAF over tables of affine odd multiples. Formulas: dbl-2001-b (a = −3),
+//! P-256 points in Jacobian coordinates (x = X/Z², y = Y/Z³; the point at infinity is
+//! `None`), and u1·G + u2·Q by interleaved width-5 NAF over tables of affine odd
+//! multiples. Formulas: dbl-2001-b (a = −3),
 //! add-2007-bl and madd-2007-bl (Jacobian + affine, 7M + 4S instead of 11M + 5S) from the
 //! Explicit-Formulas Database; the cases those formulas do not cover (an input at
 //! infinity, P + P, P + (−P)) are handled before they are used, as crafted signatures
 //! can reach them.
 
-use super::field::{is_zero, Limbs, P};
+use super::field::{Fe, ONE};
+use super::scalar::Limbs;
 
+/// A point other than infinity, X/Z² and Y/Z³ (infinity is `None` where it can occur:
+/// Z never becomes zero otherwise, the group having prime order).
 #[derive(Clone, Copy, Debug)]
 pub struct Jacobian {
-    pub x: Limbs,
-    pub y: Limbs,
-    pub z: Limbs,
+    pub x: Fe,
+    pub y: Fe,
+    pub z: Fe,
 }
 
-/// A point other than infinity as x, y (imported with `P.import`).
+/// A point other than infinity as x, y.
 #[derive(Clone, Copy, Debug)]
 pub struct Affine {
-    pub x: Limbs,
-    pub y: Limbs,
+    pub x: Fe,
+    pub y: Fe,
 }
 
 impl Affine {
     fn negate(&self) -> Affine {
         Affine {
             x: self.x,
-            y: P.sub(&[0; 8], &self.y),
+            y: self.y.neg(),
         }
     }
 }
@@ -39,44 +42,25 @@ pub type Table = [Affine; 8];
 const DIGITS: usize = 257;
 
 impl Jacobian {
-    pub const INFINITY: Jacobian = Jacobian {
-        x: [0; 8],
-        y: [0; 8],
-        z: [0; 8],
-    };
-
-    /// An affine point whose coordinates were imported with `P.import`.
-    pub fn from_affine(x: Limbs, y: Limbs) -> Jacobian {
+    pub fn from_affine(point: &Affine) -> Jacobian {
         Jacobian {
-            x,
-            y,
-            z: P.import(&[1, 0, 0, 0, 0, 0, 0, 0]),
+            x: point.x,
+            y: point.y,
+            z: ONE,
         }
     }
 
-    pub fn is_infinity(&self) -> bool {
-        is_zero(&self.z)
-    }
-
-    /// 2·self (dbl-2001-b, 3M + 5S). At infinity Z3 = (Y+0)² − Y² − 0 = 0: stays there.
+    /// 2·self (dbl-2001-b, 3M + 5S). Never infinity: no point of odd order has y = 0.
     pub fn double(&self) -> Jacobian {
-        let f = &P;
-        let delta = f.square(&self.z);
-        let gamma = f.square(&self.y);
-        let beta = f.mul(&self.x, &gamma);
-        let t = f.mul(&f.sub(&self.x, &delta), &f.add(&self.x, &delta));
-        let alpha = f.add(&f.add(&t, &t), &t);
-        let beta2 = f.add(&beta, &beta);
-        let beta4 = f.add(&beta2, &beta2);
-        let beta8 = f.add(&beta4, &beta4);
-        let x3 = f.sub(&f.square(&alpha), &beta8);
-        let y_plus_z = f.add(&self.y, &self.z);
-        let z3 = f.sub(&f.sub(&f.square(&y_plus_z), &gamma), &delta);
-        let gamma_sq = f.square(&gamma);
-        let gamma_sq2 = f.add(&gamma_sq, &gamma_sq);
-        let gamma_sq4 = f.add(&gamma_sq2, &gamma_sq2);
-        let gamma_sq8 = f.add(&gamma_sq4, &gamma_sq4);
-        let y3 = f.sub(&f.mul(&alpha, &f.sub(&beta4, &x3)), &gamma_sq8);
+        let delta = self.z.square();
+        let gamma = self.y.square();
+        let beta = self.x.mul(&gamma);
+        let alpha = self.x.sub(&delta).mul(&self.x.add(&delta)).times(3);
+        let x3 = alpha.square().sub(&beta.times(8));
+        let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
+        let y3 = alpha
+            .mul(&beta.times(4).sub(&x3))
+            .sub(&gamma.square().times(8));
         Jacobian {
             x: x3,
             y: y3,
@@ -84,148 +68,120 @@ impl Jacobian {
         }
     }
 
-    /// self + other (add-2007-bl, 11M + 5S), with the exceptional cases first.
-    pub fn add(&self, other: &Jacobian) -> Jacobian {
-        if self.is_infinity() {
-            return *other;
-        }
-        if other.is_infinity() {
-            return *self;
-        }
-        let f = &P;
-        let z1z1 = f.square(&self.z);
-        let z2z2 = f.square(&other.z);
-        let u1 = f.mul(&self.x, &z2z2);
-        let u2 = f.mul(&other.x, &z1z1);
-        let s1 = f.mul(&self.y, &f.mul(&other.z, &z2z2));
-        let s2 = f.mul(&other.y, &f.mul(&self.z, &z1z1));
-        let h = f.sub(&u2, &u1);
-        let s_diff = f.sub(&s2, &s1);
-        if is_zero(&h) {
+    /// self + other (add-2007-bl, 11M + 5S), `None` when the sum is infinity; P + P is
+    /// handed to the doubling.
+    pub fn add(&self, other: &Jacobian) -> Option<Jacobian> {
+        let z1z1 = self.z.square();
+        let z2z2 = other.z.square();
+        let u1 = self.x.mul(&z2z2);
+        let u2 = other.x.mul(&z1z1);
+        let s1 = self.y.mul(&other.z.mul(&z2z2));
+        let s2 = other.y.mul(&self.z.mul(&z1z1));
+        let h = u2.sub(&u1);
+        let s_diff = s2.sub(&s1);
+        if h.is_zero() {
             // Same x: the same point (double it) or its negation (the sum is infinity).
-            return if is_zero(&s_diff) {
-                self.double()
-            } else {
-                Jacobian::INFINITY
-            };
+            return s_diff.is_zero().then(|| self.double());
         }
-        let h2 = f.add(&h, &h);
-        let i = f.square(&h2);
-        let j = f.mul(&h, &i);
-        let r = f.add(&s_diff, &s_diff);
-        let v = f.mul(&u1, &i);
-        let x3 = f.sub(&f.sub(&f.square(&r), &j), &f.add(&v, &v));
-        let s1j = f.mul(&s1, &j);
-        let y3 = f.sub(&f.mul(&r, &f.sub(&v, &x3)), &f.add(&s1j, &s1j));
-        let z_sum = f.add(&self.z, &other.z);
-        let z3 = f.mul(&f.sub(&f.sub(&f.square(&z_sum), &z1z1), &z2z2), &h);
-        Jacobian {
+        let i = h.times(2).square();
+        let j = h.mul(&i);
+        let r = s_diff.times(2);
+        let v = u1.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.times(2));
+        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).times(2));
+        let z3 = self.z.add(&other.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        Some(Jacobian {
             x: x3,
             y: y3,
             z: z3,
-        }
+        })
     }
 
-    /// self + other for an affine other (madd-2007-bl), exceptional cases first.
-    pub fn add_affine(&self, other: &Affine) -> Jacobian {
-        if self.is_infinity() {
-            return Jacobian::from_affine(other.x, other.y);
+    /// self + other for an affine other (madd-2007-bl, 7M + 4S), `None` when the sum is
+    /// infinity.
+    pub fn add_affine(&self, other: &Affine) -> Option<Jacobian> {
+        let z1z1 = self.z.square();
+        let u2 = other.x.mul(&z1z1);
+        let s2 = other.y.mul(&self.z.mul(&z1z1));
+        let h = u2.sub(&self.x);
+        let s_diff = s2.sub(&self.y);
+        if h.is_zero() {
+            return s_diff.is_zero().then(|| self.double());
         }
-        let f = &P;
-        let z1z1 = f.square(&self.z);
-        let u2 = f.mul(&other.x, &z1z1);
-        let s2 = f.mul(&other.y, &f.mul(&self.z, &z1z1));
-        let h = f.sub(&u2, &self.x);
-        let s_diff = f.sub(&s2, &self.y);
-        if is_zero(&h) {
-            return if is_zero(&s_diff) {
-                self.double()
-            } else {
-                Jacobian::INFINITY
-            };
-        }
-        let hh = f.square(&h);
-        let hh2 = f.add(&hh, &hh);
-        let i = f.add(&hh2, &hh2);
-        let j = f.mul(&h, &i);
-        let r = f.add(&s_diff, &s_diff);
-        let v = f.mul(&self.x, &i);
-        let x3 = f.sub(&f.sub(&f.square(&r), &j), &f.add(&v, &v));
-        let y1j = f.mul(&self.y, &j);
-        let y3 = f.sub(&f.mul(&r, &f.sub(&v, &x3)), &f.add(&y1j, &y1j));
-        let z_plus_h = f.add(&self.z, &h);
-        let z3 = f.sub(&f.sub(&f.square(&z_plus_h), &z1z1), &hh);
-        Jacobian {
+        let hh = h.square();
+        let i = hh.times(4);
+        let j = h.mul(&i);
+        let r = s_diff.times(2);
+        let v = self.x.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.times(2));
+        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).times(2));
+        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        Some(Jacobian {
             x: x3,
             y: y3,
             z: z3,
-        }
+        })
     }
 
     /// P, 3P, 5P, …, 15P as affine points (one shared inversion), or `None` if one is
-    /// at infinity — impossible for a point of the prime-order group other than infinity.
+    /// at infinity — impossible for a point of the prime-order group.
     pub fn odd_multiples(&self) -> Option<Table> {
         let twice = self.double();
         let mut points = [*self; 8];
         let mut previous = *self;
         for entry in points.iter_mut().skip(1) {
-            previous = previous.add(&twice);
+            previous = previous.add(&twice)?;
             *entry = previous;
         }
-        to_affine(&points)
+        Some(to_affine(&points))
     }
 }
 
 /// Jacobian → affine for eight points with one field inversion (Montgomery's trick:
 /// invert the product of all Z, then peel each Z⁻¹ off with two multiplications).
-fn to_affine(points: &[Jacobian; 8]) -> Option<Table> {
-    let f = &P;
-    if points.iter().any(Jacobian::is_infinity) {
-        return None;
-    }
+fn to_affine(points: &[Jacobian; 8]) -> Table {
     // before[i] = Z0·…·Z(i−1) (1 for i = 0)
-    let one = f.import(&[1, 0, 0, 0, 0, 0, 0, 0]);
-    let mut before = [one; 8];
-    let mut running = one;
+    let mut before = [ONE; 8];
+    let mut running = ONE;
     for (slot, point) in before.iter_mut().zip(points) {
         *slot = running;
-        running = f.mul(&running, &point.z);
+        running = running.mul(&point.z);
     }
-    let mut inverse = f.invert(&running); // (Z0·…·Z7)⁻¹
-    let mut table = [Affine {
-        x: [0; 8],
-        y: [0; 8],
-    }; 8];
+    let mut inverse = running.invert(); // (Z0·…·Z7)⁻¹
+    let mut table = [Affine { x: ONE, y: ONE }; 8];
     for ((entry, point), earlier) in table.iter_mut().zip(points).zip(&before).rev() {
         // inverse = (Z0·…·Zi)⁻¹ here; times Z0·…·Z(i−1) gives Zi⁻¹.
-        let z_inverse = f.mul(&inverse, earlier);
-        inverse = f.mul(&inverse, &point.z);
-        let z2 = f.square(&z_inverse);
+        let z_inverse = inverse.mul(earlier);
+        inverse = inverse.mul(&point.z);
+        let z2 = z_inverse.square();
         *entry = Affine {
-            x: f.mul(&point.x, &z2),
-            y: f.mul(&point.y, &f.mul(&z2, &z_inverse)),
+            x: point.x.mul(&z2),
+            y: point.y.mul(&z2.mul(&z_inverse)),
         };
     }
-    Some(table)
+    table
 }
 
 /// u1·A + u2·B from the odd-multiple tables of A and B (Straus–Shamir: the doublings
-/// are shared). `None` only if a NAF digit fell outside its table, which cannot happen.
+/// are shared). `None` when the sum is infinity (or a NAF digit fell outside its table,
+/// which cannot happen): either way it verifies nothing.
 pub fn double_scalar_mul(u1: &Limbs, a: &Table, u2: &Limbs, b: &Table) -> Option<Jacobian> {
     let (digits1, digits2) = (naf(u1), naf(u2));
-    let mut acc = Jacobian::INFINITY;
+    let mut acc: Option<Jacobian> = None; // infinity
     for (&d1, &d2) in digits1.iter().zip(digits2.iter()).rev() {
-        if !acc.is_infinity() {
-            acc = acc.double();
-        }
+        acc = acc.map(|point| point.double());
         for (digit, table) in [(d1, a), (d2, b)] {
             if digit != 0 {
                 let entry = table.get(usize::from(digit.unsigned_abs() / 2))?;
-                acc = acc.add_affine(&if digit > 0 { *entry } else { entry.negate() });
+                let entry = if digit > 0 { *entry } else { entry.negate() };
+                acc = match acc {
+                    None => Some(Jacobian::from_affine(&entry)),
+                    Some(point) => point.add_affine(&entry),
+                };
             }
         }
     }
-    Some(acc)
+    acc
 }
 
 /// Width-W non-adjacent form of k, least significant digit first: every digit is 0 or
