@@ -995,3 +995,80 @@ fn the_default_realm_is_the_first_audience_even_from_a_rule() {
     let policy = Policy::from_json(&config.to_string()).unwrap();
     assert_eq!(policy.responses.realm, "billing-api");
 }
+
+/// `text` with the first `needle` replaced by `with` (raw JSON: a `Value` cannot hold a
+/// member twice).
+fn replaced(text: &str, needle: &str, with: &str) -> String {
+    assert!(text.contains(needle), "{needle} not in {text}");
+    text.replacen(needle, with, 1)
+}
+
+/// A member named twice in any object of the configuration — a client table, a rule's
+/// claim conditions, the forwarded claims, an inline JWK — is refused: JSON parsers
+/// disagree on which copy counts, and serde keeps the last one silently, so the second
+/// could undo the first (a client given `"*"` after its list; a claim condition replaced
+/// by `present: true`). Struct fields were already refused ("duplicate field").
+#[test]
+fn a_member_named_twice_anywhere_is_refused() {
+    let seed = seed_config().to_string();
+    let cases = [
+        (
+            replaced(
+                &seed,
+                r#""customer-portal":{"orders-api":["orders:read"]}"#,
+                r#""customer-portal":{"orders-api":["orders:read"]},"customer-portal":{"orders-api":"*"}"#,
+            ),
+            "clients",
+            "customer-portal",
+        ),
+        (
+            replaced(
+                &seed,
+                r#""customer-portal":{"orders-api":["orders:read"]}"#,
+                r#""customer-portal":{"orders-api":["orders:read"],"orders-api":"*"}"#,
+            ),
+            "clients.customer-portal",
+            "orders-api",
+        ),
+        (
+            replaced(
+                &seed,
+                r#""claims":{"groups":{"contains_any":["hr-staff"]}}"#,
+                r#""claims":{"groups":{"contains_any":["hr-staff"]},"groups":{"present":true}}"#,
+            ),
+            "rules[3].claims",
+            "groups",
+        ),
+        (
+            replaced(
+                &seed,
+                r#"{"contains_any":["hr-staff"]}"#,
+                r#"{"contains_all":["hr-staff","admin"],"contains_all":["hr-staff"]}"#,
+            ),
+            "rules[3].claims.groups",
+            "contains_all",
+        ),
+        (
+            replaced(
+                &seed,
+                r#""claims":{"sub":"x-jwt-sub"}"#,
+                r#""claims":{"sub":"x-jwt-sub","sub":"x-jwt-user"}"#,
+            ),
+            "forward.claims",
+            "sub",
+        ),
+        (
+            replaced(&seed, r#""kid":"ec1""#, r#""kid":"ec1","kid":"ec2""#),
+            "issuers[0].jwks.keys[1]",
+            "kid",
+        ),
+    ];
+    for (config, path, member) in cases {
+        let line = refused(&config);
+        assert!(
+            line.starts_with(&format!("{path}: ")),
+            "expected an error at `{path}`, got: {line}"
+        );
+        assert!(line.contains(member), "{line}");
+    }
+}

@@ -222,3 +222,47 @@ def test_two_key_sources_or_none_is_handled(upstream):
         assert e.request("GET", "/orders", token=scenario.token()).status == 200
     finally:
         e.stop()
+
+
+def _with_raw_member(cfg: dict, field: str, tail: str) -> str:
+    """The config as JSON text, with ``tail`` (raw JSON members) appended inside the
+    object ``cfg[field]``: a dict cannot hold a member twice."""
+    inner = cfg.pop(field)
+    return json.dumps(cfg)[:-1] + f', "{field}": ' + json.dumps(inner)[:-1] + ", " + tail + "}}"
+
+
+# A member given twice in a map or a raw JSON value was taken silently, the last copy
+# winning: the client table below gave customer-portal every scope at orders-api (its
+# token with orders:write could POST /orders), the claims below dropped the condition.
+DUPLICATE_MEMBERS = {
+    "client-given-twice": ("clients", '"customer-portal": {"orders-api": "*"}', "customer-portal"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DUPLICATE_MEMBERS))
+def test_a_member_given_twice_is_rejected(reject_config, name):
+    field, tail, member = DUPLICATE_MEMBERS[name]
+    raw = _with_raw_member(scenario.seed_config(), field, tail)
+    line = reject_config(raw, field)
+    assert member in line, line
+
+
+def test_a_forwarded_claim_given_twice_is_rejected(reject_config):
+    raw = json.dumps(scenario.seed_config()).replace(
+        '"claims": {"sub": "x-jwt-sub"}', '"claims": {"sub": "x-jwt-sub", "sub": "x-jwt-user"}')
+    assert raw.count('"sub"') == 2
+    line = reject_config(raw, "forward.claims")
+    assert "sub" in line, line
+
+
+def test_a_claim_condition_given_twice_is_rejected(reject_config):
+    cfg = scenario.seed_config()
+    rule = cfg["rules"][3]
+    rule["mode"] = "enforce"
+    raw = json.dumps(cfg).replace(
+        '"claims": {"groups": {"contains_any": ["hr-staff"]}}',
+        '"claims": {"groups": {"contains_any": ["hr-staff"]}, "groups": {"present": true}}',
+    )
+    assert raw.count('"groups"') == 2
+    line = reject_config(raw, "rules[3].claims")
+    assert "groups" in line, line
