@@ -396,8 +396,12 @@ class Envoy:
         concurrency: int = 1,
         extra_clusters: Optional[dict] = None,
         start_timeout: float = 30.0,
+        dynamic_listener: bool = False,
     ) -> None:
         self.upstream = upstream
+        self.dynamic_listener = dynamic_listener
+        self._bootstrap_opts = dict(escaped_slashes=escaped_slashes, failure_policy=failure_policy,
+                                    hcm_extra=hcm_extra, extra_clusters=extra_clusters)
         self.plugin_config = plugin_config
         self.dir = Path(tempfile.mkdtemp(prefix="ag-envoy-"))
         WORK_DIRS.append(self.dir)
@@ -419,6 +423,15 @@ class Envoy:
             extra_clusters=extra_clusters,
             access_log=str(self.access_log_path) if self.access_log_path else None,
         )
+        if dynamic_listener:
+            # The listener comes from a file through LDS, so that a test can replace it
+            # (with another plugin configuration) as a control plane would.
+            (self.dir / "lds").mkdir()
+            self.lds_path = self.dir / "lds" / "lds.json"
+            self._write_lds(cfg["static_resources"].pop("listeners"))
+            cfg["node"] = {"id": "audience-guard-test", "cluster": "audience-guard-test"}
+            cfg["dynamic_resources"] = {"lds_config": {"resource_api_version": "V3", "path_config_source": {
+                "path": str(self.lds_path), "watched_directory": {"path": str(self.lds_path.parent)}}}}
         # JSON is YAML: keeps quoting of the plugin string exact.
         self.config_path.write_text(json.dumps(cfg, indent=1))
         self.stdout_path = self.dir / "stdout.log"
@@ -465,6 +478,45 @@ class Envoy:
                     pass
             time.sleep(0.05)
         raise EnvoyStartError("envoy did not become ready in time", self.log(), self.proc.poll())
+
+    def _write_lds(self, listeners: list) -> None:
+        resources = [{"@type": "type.googleapis.com/envoy.config.listener.v3.Listener", **l} for l in listeners]
+        tmp = self.lds_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"resources": resources}, indent=1))
+        os.replace(tmp, self.lds_path)  # atomic: Envoy never reads half a file
+
+    def lds_updates(self) -> dict:
+        """{'success': n, 'rejected': n} of Envoy's LDS updates."""
+        out = {}
+        for line in self.admin("/stats?filter=listener_manager.lds.update_").splitlines():
+            name, _, value = line.partition(": ")
+            if value.isdigit():  # counters (update_duration is a histogram)
+                out[name.rsplit("update_", 1)[-1]] = int(value)
+        return out
+
+    def reconfigure(self, plugin_config: Union[dict, str], timeout: float = 20.0) -> bool:
+        """Replaces the listener (dynamic_listener=True) with one whose filter carries
+        ``plugin_config``; True once Envoy took it and the new listener answers, False if
+        Envoy rejected the update."""
+        before = self.lds_updates()
+        cfg = bootstrap(plugin_config, wasm=wasm_path(), admin_port=self.admin_port, listener_port=self.port,
+                        upstream_port=self.upstream.port,
+                        access_log=str(self.access_log_path) if self.access_log_path else None,
+                        **self._bootstrap_opts)
+        self.plugin_config = plugin_config
+        self._write_lds(cfg["static_resources"]["listeners"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.lds_updates()
+            if now.get("rejected", 0) > before.get("rejected", 0):
+                return False
+            if now.get("success", 0) > before.get("success", 0):
+                # the new listener is in place once none is warming any more
+                warming = self.admin("/stats?filter=listener_manager.total_listeners_warming")
+                if warming.strip().endswith(": 0"):
+                    return True
+            time.sleep(0.05)
+        raise AssertionError("Envoy neither took nor rejected the listener update in time")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
