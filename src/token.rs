@@ -99,7 +99,7 @@ impl TokenSources {
                 return Extraction::Multiple;
             }
         }
-        if seen.count > 0 && self.stray_query_token(req) {
+        if seen.count > 0 && self.stray_rfc_6750_credential(req) {
             return Extraction::Multiple;
         }
         match seen.last {
@@ -109,21 +109,35 @@ impl TokenSources {
         }
     }
 
-    /// RFC 6750 §2: a client sends its token one way per request. A token in the query
-    /// parameter the RFC names (`access_token`, §2.3) next to the one we found is a
-    /// second credential even when the query is not a configured source: refused as two,
-    /// not passed on beside the one that was checked.
-    fn stray_query_token(&self, req: &Request) -> bool {
-        let configured = self
-            .sources
-            .iter()
-            .any(|s| matches!(s, TokenSource::Query { name } if name == RFC_6750_QUERY));
-        !configured && query_values(&req.path, RFC_6750_QUERY).any(|v| !v.is_empty())
+    /// RFC 6750 §2: a client sends its token one way per request. A token where the RFC
+    /// puts one — the query parameter `access_token` (§2.3), a `Bearer` credential in
+    /// `Authorization` (§2.1) — next to the one we found is a second credential even when
+    /// that place is not a configured source: refused as two, not passed on beside the
+    /// one that was checked. (A configured `Authorization` source already counts every
+    /// credential in that header, whatever its scheme.)
+    fn stray_rfc_6750_credential(&self, req: &Request) -> bool {
+        let (mut query_read, mut header_read) = (false, false);
+        for source in &self.sources {
+            match source {
+                TokenSource::Query { name } => query_read |= name == RFC_6750_QUERY,
+                TokenSource::Header { name, .. } => header_read |= name == RFC_6750_HEADER,
+                TokenSource::Cookie { .. } => {}
+            }
+        }
+        let in_query = || query_values(&req.path, RFC_6750_QUERY).any(|v| !v.is_empty());
+        let in_header = || {
+            req.header_values(RFC_6750_HEADER)
+                .any(|v| holds_credential(v, Some(RFC_6750_SCHEME)))
+        };
+        (!query_read && in_query()) || (!header_read && in_header())
     }
 }
 
-/// The query parameter RFC 6750 §2.3 defines for a bearer token.
+/// Where RFC 6750 puts a bearer token: the query parameter of §2.3, and the header and
+/// auth scheme of §2.1.
 const RFC_6750_QUERY: &str = "access_token";
+const RFC_6750_HEADER: &str = "authorization";
+const RFC_6750_SCHEME: &str = "Bearer";
 
 /// The credentials seen so far: how many, and the last one (only a lone one is used).
 #[derive(Default)]
@@ -565,6 +579,36 @@ mod tests {
         assert_eq!(s.extract(&empty), Extraction::Found("a.b.c"));
         let other_name = req(&header, "/x?token=d.e.f");
         assert_eq!(s.extract(&other_name), Extraction::Found("a.b.c"));
+    }
+
+    #[test]
+    fn a_bearer_authorization_beside_a_token_from_elsewhere_is_a_second_credential() {
+        let s = sources(vec![
+            TokenSource::Header {
+                name: "x-token".into(),
+                prefix: None,
+            },
+            TokenSource::Cookie { name: "at".into() },
+        ]);
+        for value in [
+            &b"Bearer d.e.f"[..],
+            b"bearer d.e.f",
+            b"Bearer",
+            b"Bearer \xff",
+        ] {
+            let both = req(&[("x-token", b"a.b.c"), ("authorization", value)], "/x");
+            assert_eq!(s.extract(&both), Extraction::Multiple, "{value:?}");
+            let both = req(&[("cookie", b"at=a.b.c"), ("authorization", value)], "/x");
+            assert_eq!(s.extract(&both), Extraction::Multiple, "{value:?}");
+        }
+        // Another scheme is not a bearer token; alone, Authorization is not ours to read.
+        let basic = req(
+            &[("x-token", b"a.b.c"), ("authorization", b"Basic eHk6eg==")],
+            "/x",
+        );
+        assert_eq!(s.extract(&basic), Extraction::Found("a.b.c"));
+        let alone = req(&[("authorization", b"Bearer d.e.f")], "/x");
+        assert_eq!(s.extract(&alone), Extraction::Missing);
     }
 
     #[test]

@@ -313,3 +313,33 @@ def test_joined_credential_variants_are_never_allowed(seed, value):
     if "Basic" in value or value.count("Bearer") == 2:
         assert_invalid_request(r)
     still_serving(seed)
+
+
+@pytest.fixture(scope="module")
+def no_authorization_source(start_envoy):
+    sources = [{"header": "x-token"}, {"cookie": "at"}, {"query": "t"}]
+    return start_envoy(scenario.seed_config(token={"sources": sources}))
+
+
+@pytest.mark.parametrize("where", ["header", "cookie", "query"])
+def test_a_bearer_authorization_beside_a_token_from_another_source_is_400(no_authorization_source, where):
+    # RFC 6750 §2: a client sends its token one way per request. A Bearer credential in
+    # Authorization beside the token found elsewhere is a second one even when
+    # Authorization is not a configured source: it would otherwise reach the upstream
+    # next to the token that was checked (as RFC 6750's access_token query does, 2f3129f).
+    env, t = no_authorization_source, scenario.token()
+    other = scenario.token(sub="someone-else", azp="backoffice", scope="orders:read orders:write")
+    path, headers = "/orders", [("Authorization", f"Bearer {other}")]
+    if where == "header":
+        headers.append(("X-Token", t))
+    elif where == "cookie":
+        headers.append(("Cookie", f"at={t}"))
+    else:
+        path = f"/orders?t={t}"
+    assert_invalid_request(env.request("GET", path, headers))
+    # another scheme's credential is not ours: it stays for the upstream
+    r = env.request("GET", "/orders", [("X-Token", t), ("Authorization", "Basic Zm9vOmJhcg==")])
+    assert_allowed(r)
+    assert r.upstream.get("authorization") == "Basic Zm9vOmJhcg=="
+    # alone, a Bearer in Authorization is not a source here: no token
+    assert_missing_token(env.request("GET", "/orders", token=t))
