@@ -137,8 +137,7 @@ struct RawRule {
     audiences: Option<Vec<String>>,
     #[serde(default)]
     scopes: Vec<String>,
-    #[serde(default)]
-    any_scopes: Vec<String>,
+    any_scopes: Option<Vec<String>>,
     clients: Option<Vec<String>>,
     #[serde(default)]
     claims: BTreeMap<String, Value>,
@@ -591,6 +590,20 @@ fn strings(list: Vec<String>, path: &str) -> Result<Vec<String>, ConfigError> {
     Ok(list)
 }
 
+const NEVER_MATCHES: &str =
+    "an empty list could never match, so the rule would never apply: leave the field out to match any";
+const NEVER_HOLDS: &str = "an empty list could never hold: leave the field out for no requirement";
+
+/// A list a rule gives that must not be empty: a rule whose condition could never match
+/// would silently hand its requests to a later (maybe weaker) rule, and a requirement
+/// that could never hold is a mistake, not a policy (as an empty claim list is).
+fn never_empty<T>(list: Vec<T>, path: &str, why: &str) -> Result<Vec<T>, ConfigError> {
+    if list.is_empty() {
+        return Err(ConfigError::new(path, why));
+    }
+    Ok(list)
+}
+
 /// [`strings`] that are scope tokens (RFC 6750 §3: printable ASCII but space, `"` and
 /// `\`): a required scope is written into the `WWW-Authenticate` challenge, and one
 /// that could never be granted must not load as if it could.
@@ -712,23 +725,29 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
     let methods = match m.methods {
         None => None,
         Some(list) => Some(
-            strings(list, &format!("{match_path}.methods"))?
-                .into_iter()
-                .map(|s| s.to_ascii_uppercase())
-                .collect(),
+            strings(
+                never_empty(list, &format!("{match_path}.methods"), NEVER_MATCHES)?,
+                &format!("{match_path}.methods"),
+            )?
+            .into_iter()
+            .map(|s| s.to_ascii_uppercase())
+            .collect(),
         ),
     };
     let hosts = match m.hosts {
         None => None,
         Some(list) => Some(
-            strings(list, &format!("{match_path}.hosts"))?
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    HostPattern::parse(h)
-                        .map_err(|why| ConfigError::new(format!("{match_path}.hosts[{i}]"), why))
-                })
-                .collect::<Result<_, _>>()?,
+            strings(
+                never_empty(list, &format!("{match_path}.hosts"), NEVER_MATCHES)?,
+                &format!("{match_path}.hosts"),
+            )?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                HostPattern::parse(h)
+                    .map_err(|why| ConfigError::new(format!("{match_path}.hosts[{i}]"), why))
+            })
+            .collect::<Result<_, _>>()?,
         ),
     };
     let claims = raw
@@ -750,13 +769,22 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
         },
         audiences,
         scopes: scopes(raw.scopes, &format!("{path}.scopes"))?,
-        any_scopes: scopes(raw.any_scopes, &format!("{path}.any_scopes"))?,
+        any_scopes: match raw.any_scopes {
+            None => Vec::new(),
+            Some(list) => scopes(
+                never_empty(list, &format!("{path}.any_scopes"), NEVER_HOLDS)?,
+                &format!("{path}.any_scopes"),
+            )?,
+        },
         clients: match raw.clients {
             None => None,
             Some(c) => Some(
-                strings(c, &format!("{path}.clients"))?
-                    .into_iter()
-                    .collect(),
+                strings(
+                    never_empty(c, &format!("{path}.clients"), NEVER_HOLDS)?,
+                    &format!("{path}.clients"),
+                )?
+                .into_iter()
+                .collect(),
             ),
         },
         claims,

@@ -716,6 +716,38 @@ fn empty_strings_in_lists_are_refused() {
     }
 }
 
+/// A match list that is empty could never match: the rule would silently never apply
+/// and hand its requests to a later rule (an anonymous catch-all, `unmatched: allow`).
+/// `any_scopes: []` and a rule's `clients: []` could never hold. All are refused.
+#[test]
+fn empty_lists_that_could_never_match_or_hold_are_refused() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            seed_with(|c| c["rules"][1]["match"]["methods"] = json!([])),
+            "rules[1].match.methods",
+        ),
+        (
+            seed_with(|c| c["rules"][1]["match"]["hosts"] = json!([])),
+            "rules[1].match.hosts",
+        ),
+        (
+            seed_with(|c| c["rules"][2]["any_scopes"] = json!([])),
+            "rules[2].any_scopes",
+        ),
+        (
+            seed_with(|c| c["rules"][2]["clients"] = json!([])),
+            "rules[2].clients",
+        ),
+    ];
+    for (config, path) in cases {
+        let line = refused_at(&config, path);
+        assert!(line.contains("empty list"), "{line}");
+    }
+    // No requirement at all is still written by leaving the field out, or for `scopes`
+    // ("all of" nothing holds) by an empty list.
+    Policy::from_json(&seed_with(|c| c["rules"][2]["scopes"] = json!([])).to_string()).unwrap();
+}
+
 #[test]
 fn match_path_or_prefix_not_starting_with_a_slash_is_refused() {
     refused_at(
