@@ -709,19 +709,6 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
             ));
         }
     }
-    for (field, empty) in [
-        ("methods", m.methods.as_ref().is_some_and(Vec::is_empty)),
-        ("hosts", m.hosts.as_ref().is_some_and(Vec::is_empty)),
-    ] {
-        if empty {
-            // No request would match: the rule could never apply, and the requests it
-            // was written for would fall through to the rules after it.
-            return Err(ConfigError::new(
-                format!("{match_path}.{field}"),
-                "an empty list matches no request; leave it out to match any",
-            ));
-        }
-    }
     let methods = match m.methods {
         None => None,
         Some(list) => Some(

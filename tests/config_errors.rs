@@ -1105,17 +1105,3 @@ fn a_member_named_twice_anywhere_is_refused() {
     }
 }
 
-/// An empty `methods` or `hosts` list matches no request: the rule could never apply,
-/// and requests it was written for fall through to the rules after it. Refused, as a
-/// host pattern that could never match is.
-#[test]
-fn a_match_list_that_matches_nothing_is_refused() {
-    refused_at(
-        &seed_with(|c| c["rules"][2]["match"]["methods"] = json!([])),
-        "rules[2].match.methods",
-    );
-    refused_at(
-        &seed_with(|c| c["rules"][2]["match"]["hosts"] = json!([])),
-        "rules[2].match.hosts",
-    );
-}
