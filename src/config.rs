@@ -7,8 +7,8 @@ use crate::claims::ClaimCondition;
 use crate::forward::Forward;
 use crate::keys::{self, KeySpec};
 use crate::policy::{
-    Allowance, Issuer, KeySource, MissingAudience, MultipleAudiences, Policy, Responses, TokenType,
-    Unmatched,
+    is_scope_token, Allowance, Issuer, KeySource, MissingAudience, MultipleAudiences, Policy,
+    Responses, TokenType, Unmatched,
 };
 use crate::remote::{RawRemote, RemoteConfig, RemoteKeys};
 use crate::rules::{metric_label, HostPattern, Matcher, Mode, Rule};
@@ -609,9 +609,7 @@ fn never_empty<T>(list: Vec<T>, path: &str, why: &str) -> Result<Vec<T>, ConfigE
 /// that could never be granted must not load as if it could.
 fn scopes(list: Vec<String>, path: &str) -> Result<Vec<String>, ConfigError> {
     let list = strings(list, path)?;
-    let is_token_byte =
-        |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
-    if let Some(i) = list.iter().position(|s| !s.bytes().all(is_token_byte)) {
+    if let Some(i) = list.iter().position(|s| !is_scope_token(s)) {
         return Err(ConfigError::new(
             format!("{path}[{i}]"),
             "a scope is printable ASCII without spaces, '\"' or '\\' (RFC 6750 §3)",

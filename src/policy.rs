@@ -443,25 +443,38 @@ fn client_of(issuer: &Issuer, claims: &Object) -> Result<Option<String>, Failure
     Ok(None)
 }
 
+/// Whether `s` is an RFC 6749 §3.3 scope-token (RFC 6750 §3's scope syntax): one or
+/// more of `%x21 / %x23-5B / %x5D-7E` — printable ASCII without space, `"` or `\`.
+pub(crate) fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
 /// Scopes from the first of `scope_claims` present: a space-separated string or an
-/// array of strings. Any other type makes the token invalid.
+/// array of strings. Any other type makes the token invalid. A value that is not a
+/// scope-token (an array element holding a space, a tab, a quote, nothing) is left out:
+/// no rule can require it (configured scopes are scope-tokens), and forwarded in the
+/// space-separated scopes header it would read as other scopes than the filter granted
+/// (`["orders:read", "orders:write admin"]` is not a grant of `orders:write`).
 fn scopes_of(issuer: &Issuer, claims: &Object) -> Result<BTreeSet<String>, Failure> {
     let malformed = || Failure::new(Reason::InvalidToken, "token scope claim is malformed");
+    let tokens = |values: &mut dyn Iterator<Item = &str>| {
+        values
+            .filter(|s| is_scope_token(s))
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+    };
     for name in &issuer.scope_claims {
         match json::member(claims, name) {
             None => continue,
-            Some(Value::String(s)) => {
-                return Ok(s
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect())
-            }
+            Some(Value::String(s)) => return Ok(tokens(&mut s.split(' '))),
             Some(Value::Array(items)) => {
-                return items
+                let strings = items
                     .iter()
-                    .map(|v| v.as_str().map(str::to_owned).ok_or_else(malformed))
-                    .collect()
+                    .map(|v| v.as_str().ok_or_else(malformed))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(tokens(&mut strings.into_iter()));
             }
             Some(_) => return Err(malformed()),
         }

@@ -1104,4 +1104,3 @@ fn a_member_named_twice_anywhere_is_refused() {
         assert!(line.contains(member), "{line}");
     }
 }
-

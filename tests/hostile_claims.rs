@@ -610,6 +610,41 @@ fn scp_as_an_array_is_accepted() {
     refused(&p, &rs256(&c), (403, "insufficient_scope"));
 }
 
+/// A scope value that is not an RFC 6749 scope-token (an array element holding a space,
+/// a tab, a quote, or nothing) is neither granted nor forwarded: joined into the
+/// space-separated scopes header, `"orders:write admin"` would tell the upstream about
+/// `orders:write`, which the filter never granted (the same token cannot POST).
+#[test]
+fn scope_values_that_are_not_scope_tokens_are_neither_granted_nor_forwarded() {
+    let p = seed(); // hmac-client may use every scope at orders-api
+    for scope in [
+        json!(["orders:read", "orders:write admin"]),
+        json!([
+            "orders:read",
+            "orders:write\tadmin",
+            "",
+            " ",
+            "x\"y",
+            "caf\u{e9}"
+        ]),
+        json!("orders:read orders:write\tadmin"),
+    ] {
+        let mut c = claims("hmac-client", json!("orders-api"), "");
+        c["scope"] = scope.clone();
+        let t = rs256(&c);
+        let d = run(&p, &get("/orders/1", Some(&t)));
+        assert_eq!(outcome(&d), OK, "{scope}");
+        assert!(
+            set_ops(&d).contains(&("x-jwt-scopes".into(), "orders:read".into())),
+            "{scope}: {:?}",
+            set_ops(&d)
+        );
+        assert!(d.dropped_headers.is_empty(), "{scope}");
+        let d = run(&p, &request("POST", "/orders", Some(&t)));
+        assert_eq!(outcome(&d), (403, "insufficient_scope"), "{scope}");
+    }
+}
+
 #[test]
 fn insufficient_scope_challenge_names_the_required_scopes() {
     let p = seed();
