@@ -913,10 +913,35 @@ fn compile_forward(raw: RawForward) -> Result<Forward, ConfigError> {
     })
 }
 
+/// Headers that carry the request's routing or framing (RFC 9110 §7.2, §7.6.1,
+/// RFC 9112 §6): an output header there would let a token's claim, or the removal every
+/// request gets, decide where the request goes or where its body ends.
+const FRAMING_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+const FRAMING_WHY: &str = "names a header that routes or frames the request; pick another name";
+
 /// Output headers are distinct (a claim written to the scopes header would replace the
-/// effective scopes, and which one won would be an accident of order), and with
-/// `keep_token` no token header is an output header, which every request has removed.
+/// effective scopes, and which one won would be an accident of order) and none routes or
+/// frames the request (nor does `strip_prefix` reach one), and with `keep_token` no
+/// token header is an output header, which every request has removed.
 fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), ConfigError> {
+    if let Some(prefix) = &forward.strip_prefix {
+        if FRAMING_HEADERS
+            .iter()
+            .any(|h| h.starts_with(prefix.as_str()))
+        {
+            return Err(ConfigError::new("forward.strip_prefix", FRAMING_WHY));
+        }
+    }
     let fixed = [
         ("forward.client_header", &forward.client_header),
         ("forward.scopes_header", &forward.scopes_header),
@@ -931,6 +956,9 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
         .map(|(claim, header)| (format!("forward.claims.{claim}"), header.as_str()));
     let mut taken: Vec<&str> = Vec::new();
     for (path, header) in fixed.chain(claims) {
+        if FRAMING_HEADERS.contains(&header) {
+            return Err(ConfigError::new(path, FRAMING_WHY));
+        }
         if taken.contains(&header) {
             return Err(ConfigError::new(
                 path,

@@ -98,6 +98,21 @@ fn escape_at(bytes: &[u8], at: usize) -> Option<u8> {
     Some((hex(at + 1)? * 16 + hex(at + 2)?) as u8)
 }
 
+/// The bytes of a URL component, percent-decoded once (a `%` not followed by two hex
+/// digits stands for itself).
+pub fn percent_decoded(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let &byte = raw.get(at)?;
+        let (decoded, width) = match escape_at(raw, at) {
+            Some(escaped) if byte == b'%' => (escaped, 3),
+            _ => (byte, 1),
+        };
+        at += width;
+        Some(decoded)
+    })
+}
+
 /// Whether a byte may be percent-escaped in a path we match: not a separator, a dot, a
 /// control character or an unreserved character, which an upstream that decodes would
 /// read differently from the rules.

@@ -1,6 +1,7 @@
 //! Finding the one token in a request: configured sources in order, the strict bearer
 //! grammar of RFC 6750 §2.1, a size cap, and "more than one credential" detection.
 
+use crate::paths::percent_decoded;
 use crate::request::Request;
 
 /// Where a token may come from.
@@ -298,7 +299,9 @@ fn bearer<'a>(part: &'a str, prefix: &str) -> Option<Seen<'a>> {
     }
 }
 
-/// Values of a query parameter, raw (a JWT needs no percent-encoding).
+/// Values of a query parameter, raw (a JWT needs no percent-encoding). The parameter's
+/// name is compared percent-decoded: `%74=…` is the parameter `t` to an upstream that
+/// decodes names, so it must not pass as something else.
 pub fn query_values<'a, 'n>(
     path: &'a str,
     name: &'n str,
@@ -307,8 +310,13 @@ pub fn query_values<'a, 'n>(
     let query = query.split('#').next().unwrap_or("");
     query.split('&').filter_map(move |pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then_some(value)
+        query_name_is(key, name).then_some(value)
     })
+}
+
+/// Whether a raw query parameter name, percent-decoded, is `name`.
+fn query_name_is(raw: &str, name: &str) -> bool {
+    percent_decoded(raw.as_bytes()).eq(name.bytes())
 }
 
 pub fn cookie_values<'a, 'n>(
@@ -328,7 +336,7 @@ pub fn remove_query_param(path: &str, name: &str) -> String {
     };
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+        .filter(|pair| !query_name_is(pair.split_once('=').map_or(*pair, |(k, _)| k), name))
         .collect();
     if kept.is_empty() || kept.iter().all(|p| p.is_empty()) {
         base.to_owned()
@@ -570,6 +578,8 @@ mod tests {
         let header = [("authorization", b"Bearer a.b.c".as_slice())];
         let both = req(&header, "/x?y=1&access_token=d.e.f");
         assert_eq!(s.extract(&both), Extraction::Multiple);
+        let escaped = req(&header, "/x?y=1&access%5Ftoken=d.e.f");
+        assert_eq!(s.extract(&escaped), Extraction::Multiple);
         // Not ours to read: alone it is no token, and an empty one is nothing.
         assert_eq!(
             s.extract(&req(&[], "/x?access_token=d.e.f")),
@@ -627,6 +637,16 @@ mod tests {
         );
         assert_eq!(s.extract(&req(&[], "/x?t=")), Extraction::Invalid);
         assert_eq!(s.extract(&req(&[], "/x?t=a&t=b")), Extraction::Multiple);
+        // Names are compared percent-decoded: `%74` is `t` to an upstream that decodes.
+        assert_eq!(
+            s.extract(&req(&[], "/x?%74=a.b.c")),
+            Extraction::Found("a.b.c")
+        );
+        assert_eq!(
+            s.extract(&req(&[], "/x?t=a.b.c&%74=d.e.f")),
+            Extraction::Multiple
+        );
+        assert_eq!(s.extract(&req(&[], "/x?%7=a.b.c&%=1")), Extraction::Missing);
     }
 
     #[test]
@@ -639,6 +659,7 @@ mod tests {
     #[test]
     fn removing_the_token_from_query_and_cookie() {
         assert_eq!(remove_query_param("/x?a=1&t=z&b=2", "t"), "/x?a=1&b=2");
+        assert_eq!(remove_query_param("/x?a=1&%74=z&%2=y", "t"), "/x?a=1&%2=y");
         assert_eq!(remove_query_param("/x?t=z", "t"), "/x");
         assert_eq!(remove_cookie("a=1; jwt=z", "jwt").as_deref(), Some("a=1"));
         assert_eq!(remove_cookie("jwt=z", "jwt"), None);

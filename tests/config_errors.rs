@@ -892,6 +892,20 @@ fn output_headers_that_would_overwrite_each_other_are_refused() {
 }
 
 #[test]
+fn output_headers_that_route_or_frame_the_request_are_refused() {
+    let host = seed_with(|c| c["forward"]["claims"] = json!({"tenant": "Host"}));
+    refused_at(&host, "forward.claims.tenant");
+    let length = seed_with(|c| c["forward"]["client_header"] = json!("content-length"));
+    refused_at(&length, "forward.client_header");
+    // A prefix stripped from every request must not reach one either ("t" would take te,
+    // trailer and transfer-encoding away).
+    let prefix = seed_with(|c| c["forward"]["strip_prefix"] = json!("t"));
+    refused_at(&prefix, "forward.strip_prefix");
+    let fine = seed_with(|c| c["forward"]["strip_prefix"] = json!("x-"));
+    Policy::from_json(&fine.to_string()).unwrap();
+}
+
+#[test]
 fn keep_token_with_a_token_header_that_is_stripped_is_refused() {
     let stripped = seed_with(|c| {
         c["token"] = json!({"sources": [{"header": "x-jwt-token"}]});

@@ -110,10 +110,10 @@ CASES = {
     "keep-token-under-strip-prefix": (lambda c: (c.update(token={"sources": [{"header": "x-jwt-token"}]}),
                                                  c["forward"].update(keep_token=True)),
                                       "forward.keep_token"),
-    # A match list that matches nothing: the rule could never apply, and what it was
-    # written for falls through to the rules after it.
-    "rule-methods-empty": (_set(["rules", 2, "match", "methods"], []), "rules[2].match.methods"),
-    "rule-hosts-empty": (_set(["rules", 2, "match", "hosts"], []), "rules[2].match.hosts"),
+    # Output headers that route or frame the request (empty match lists:
+    # test_policy_edges.py).
+    "forward-claim-on-host": (_set(["forward", "claims"], {"tenant": "host"}), "forward.claims.tenant"),
+    "strip-prefix-reaching-transfer-encoding": (_set(["forward", "strip_prefix"], "tr"), "forward.strip_prefix"),
     # Host patterns that could never match as written.
     "host-with-port": (_set(["rules", 1, "match", "hosts"], ["api.example.com:443"]), "rules[1].match.hosts[0]"),
     "host-star-inside": (_set(["rules", 1, "match", "hosts"], ["*.example.com", "api.*.com"]), "rules[1].match.hosts[1]"),

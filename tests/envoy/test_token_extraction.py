@@ -260,6 +260,19 @@ def test_two_query_tokens_is_400(multi_source):
     assert_invalid_request(r)
 
 
+def test_query_names_are_compared_percent_decoded(multi_source, seed):
+    # `access%5Ftoken` is `access_token` to an upstream that decodes names: it is the
+    # token (and removed), or a second one next to the plain name, never passed on unseen.
+    t = scenario.token()
+    r = multi_source.request("GET", f"/orders/7?x=1&access%5Ftoken={t}")
+    assert_allowed(r)
+    assert t not in r.upstream.path, r.upstream.path
+    r = multi_source.request("GET", f"/orders?access_token={scenario.token()}&access%5ftoken={scenario.token()}")
+    assert_invalid_request(r)
+    r = seed.request("GET", f"/orders?access%5Ftoken={scenario.token()}", token=scenario.token())
+    assert_invalid_request(r)
+
+
 def test_two_cookie_tokens_is_400(multi_source):
     r = multi_source.request("GET", "/orders", [("Cookie", f"at={scenario.token()}; at={scenario.token()}")])
     assert_invalid_request(r)
