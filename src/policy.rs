@@ -372,9 +372,10 @@ impl Policy {
             return Err(denied("token audience is empty"));
         }
         if audiences.len() > 1 {
-            if self.multiple_audiences.require_azp
-                && !json::member(claims, "azp").is_some_and(Value::is_string)
-            {
+            let names_a_party = json::member(claims, "azp")
+                .and_then(Value::as_str)
+                .is_some_and(|azp| !azp.is_empty());
+            if self.multiple_audiences.require_azp && !names_a_party {
                 return Err(denied(
                     "token has several audiences but no authorized party (azp)",
                 ));

@@ -504,6 +504,17 @@ fn several_audiences_without_azp_are_audience_not_allowed() {
     // With azp, the same token passes.
     let with_azp = claims("backoffice", json!(["orders-api", "hr-api"]), "orders:read");
     allowed(&p, &rs256(&with_azp));
+    // An empty azp names nobody, also when azp is not a client claim (where it would
+    // otherwise be a malformed client claim).
+    let mut config = seed_config();
+    config["issuers"][0]["client_claims"] = json!(["client_id"]);
+    let client_id_only = policy(&config);
+    c["azp"] = json!("");
+    let empty_azp = run(&client_id_only, &bearer(&rs256(&c)));
+    assert_eq!(outcome(&empty_azp), AUD);
+    c["azp"] = json!("backoffice");
+    let with_azp = run(&client_id_only, &bearer(&rs256(&c)));
+    assert_eq!(outcome(&with_azp), (200, "allowed"));
 }
 
 #[test]
