@@ -34,10 +34,9 @@ impl Affine {
     }
 }
 
-/// Window width of the NAF: 2^(W−2) = 8 precomputed odd multiples per point.
-const W: u32 = 5;
-/// Odd multiples P, 3P, …, 15P, affine so that each addition is a mixed one.
-pub type Table = [Affine; 8];
+/// Odd multiples P, 3P, …, (2N−1)P, affine so that each addition is a mixed one: the
+/// table a width-w NAF needs has N = 2^(w−2) entries.
+pub type Table<const N: usize> = [Affine; N];
 /// A scalar below 2^256 has at most 257 NAF digits.
 const DIGITS: usize = 257;
 
@@ -123,11 +122,11 @@ impl Jacobian {
         })
     }
 
-    /// P, 3P, 5P, …, 15P as affine points (one shared inversion), or `None` if one is
-    /// at infinity — impossible for a point of the prime-order group.
-    pub fn odd_multiples(&self) -> Option<Table> {
+    /// P, 3P, 5P, …, (2N−1)P as affine points (one shared inversion), or `None` if one
+    /// is at infinity — impossible for a point of the prime-order group.
+    pub fn odd_multiples<const N: usize>(&self) -> Option<Table<N>> {
         let twice = self.double();
-        let mut points = [*self; 8];
+        let mut points = [*self; N];
         let mut previous = *self;
         for entry in points.iter_mut().skip(1) {
             previous = previous.add(&twice)?;
@@ -137,18 +136,18 @@ impl Jacobian {
     }
 }
 
-/// Jacobian → affine for eight points with one field inversion (Montgomery's trick:
+/// Jacobian → affine for N points with one field inversion (Montgomery's trick:
 /// invert the product of all Z, then peel each Z⁻¹ off with two multiplications).
-fn to_affine(points: &[Jacobian; 8]) -> Table {
+fn to_affine<const N: usize>(points: &[Jacobian; N]) -> Table<N> {
     // before[i] = Z0·…·Z(i−1) (1 for i = 0)
-    let mut before = [ONE; 8];
+    let mut before = [ONE; N];
     let mut running = ONE;
     for (slot, point) in before.iter_mut().zip(points) {
         *slot = running;
         running = running.mul(&point.z);
     }
-    let mut inverse = running.invert(); // (Z0·…·Z7)⁻¹
-    let mut table = [Affine { x: ONE, y: ONE }; 8];
+    let mut inverse = running.invert(); // (Z0·…·Z(N−1))⁻¹
+    let mut table = [Affine { x: ONE, y: ONE }; N];
     for ((entry, point), earlier) in table.iter_mut().zip(points).zip(&before).rev() {
         // inverse = (Z0·…·Zi)⁻¹ here; times Z0·…·Z(i−1) gives Zi⁻¹.
         let z_inverse = inverse.mul(earlier);
@@ -163,10 +162,11 @@ fn to_affine(points: &[Jacobian; 8]) -> Table {
 }
 
 /// u1·A + u2·B from the odd-multiple tables of A and B (Straus–Shamir: the doublings
-/// are shared). `None` when the sum is infinity (or a NAF digit fell outside its table,
+/// are shared), each scalar in the NAF width its table serves (8 entries: width 5, 32:
+/// width 7). `None` when the sum is infinity (or a NAF digit fell outside its table,
 /// which cannot happen): either way it verifies nothing.
-pub fn double_scalar_mul(u1: &Limbs, a: &Table, u2: &Limbs, b: &Table) -> Option<Jacobian> {
-    let (digits1, digits2) = (naf(u1), naf(u2));
+pub fn double_scalar_mul(u1: &Limbs, a: &[Affine], u2: &Limbs, b: &[Affine]) -> Option<Jacobian> {
+    let (digits1, digits2) = (naf(u1, width_for(a)), naf(u2, width_for(b)));
     let mut acc: Option<Jacobian> = None; // infinity
     for (&d1, &d2) in digits1.iter().zip(digits2.iter()).rev() {
         acc = acc.map(|point| point.double());
@@ -184,16 +184,22 @@ pub fn double_scalar_mul(u1: &Limbs, a: &Table, u2: &Limbs, b: &Table) -> Option
     acc
 }
 
-/// Width-W non-adjacent form of k, least significant digit first: every digit is 0 or
-/// odd with |digit| < 2^(W−1), and any W consecutive digits hold at most one non-zero.
-fn naf(k: &Limbs) -> [i8; DIGITS] {
-    // One spare limb: subtracting a negative digit adds up to 2^(W−1).
+/// The NAF width whose digits index a table of this many odd multiples (2^(w−2)).
+fn width_for(table: &[Affine]) -> u32 {
+    table.len().trailing_zeros() + 2
+}
+
+/// Width-w non-adjacent form of k (w ≤ 8), least significant digit first: every digit
+/// is 0 or odd with |digit| < 2^(w−1), and any w consecutive digits hold at most one
+/// non-zero.
+fn naf(k: &Limbs, width: u32) -> [i8; DIGITS] {
+    // One spare limb: subtracting a negative digit adds up to 2^(w−1).
     let mut rest = [0u32; 9];
     for (r, &limb) in rest.iter_mut().zip(k) {
         *r = limb;
     }
     let mut digits = [0i8; DIGITS];
-    let window = 1u32 << W;
+    let window = 1u32 << width;
     for digit in digits.iter_mut() {
         if rest.iter().all(|&limb| limb == 0) {
             break;
