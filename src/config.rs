@@ -913,9 +913,10 @@ fn compile_forward(raw: RawForward) -> Result<Forward, ConfigError> {
     })
 }
 
-/// Headers that carry the request's routing or framing (RFC 9110 §7.2, §7.6.1,
-/// RFC 9112 §6): an output header there would let a token's claim, or the removal every
-/// request gets, decide where the request goes or where its body ends.
+/// `host` and the headers that frame the message or the connection (RFC 9110 §7.2,
+/// §7.6.1, RFC 9112 §6): an output header there would let a token's claim, or the
+/// removal every request gets, change which host the request is for or where its body
+/// ends.
 const FRAMING_HEADERS: [&str; 9] = [
     "host",
     "content-length",
@@ -927,11 +928,11 @@ const FRAMING_HEADERS: [&str; 9] = [
     "trailer",
     "upgrade",
 ];
-const FRAMING_WHY: &str = "names a header that routes or frames the request; pick another name";
+const FRAMING_WHY: &str = "names host or a header that frames the request; pick another name";
 
 /// Output headers are distinct (a claim written to the scopes header would replace the
-/// effective scopes, and which one won would be an accident of order) and none routes or
-/// frames the request (nor does `strip_prefix` reach one), and with `keep_token` no
+/// effective scopes, and which one won would be an accident of order) and none is `host`
+/// or a framing header (nor does `strip_prefix` reach one), and with `keep_token` no
 /// token header is an output header, which every request has removed.
 fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), ConfigError> {
     if let Some(prefix) = &forward.strip_prefix {

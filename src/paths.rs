@@ -104,10 +104,8 @@ pub fn percent_decoded(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
     let mut at = 0;
     std::iter::from_fn(move || {
         let &byte = raw.get(at)?;
-        let (decoded, width) = match escape_at(raw, at) {
-            Some(escaped) if byte == b'%' => (escaped, 3),
-            _ => (byte, 1),
-        };
+        let escaped = (byte == b'%').then(|| escape_at(raw, at)).flatten();
+        let (decoded, width) = escaped.map_or((byte, 1), |escaped| (escaped, 3));
         at += width;
         Some(decoded)
     })

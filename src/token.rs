@@ -114,22 +114,35 @@ impl TokenSources {
     /// puts one — the query parameter `access_token` (§2.3), a `Bearer` credential in
     /// `Authorization` (§2.1) — next to the one we found is a second credential even when
     /// that place is not a configured source: refused as two, not passed on beside the
-    /// one that was checked. (A configured `Authorization` source already counts every
-    /// credential in that header, whatever its scheme.)
+    /// one that was checked. (A configured `Authorization` source that reads `Bearer`,
+    /// or the raw value, already counts those credentials; one for another scheme, say
+    /// `DPoP`, does not.)
     fn stray_rfc_6750_credential(&self, req: &Request) -> bool {
         let (mut query_read, mut header_read) = (false, false);
         for source in &self.sources {
             match source {
                 TokenSource::Query { name } => query_read |= name == RFC_6750_QUERY,
-                TokenSource::Header { name, .. } => header_read |= name == RFC_6750_HEADER,
+                TokenSource::Header { name, prefix } => {
+                    header_read |= name == RFC_6750_HEADER
+                        && prefix
+                            .as_deref()
+                            .is_none_or(|p| p.eq_ignore_ascii_case(RFC_6750_SCHEME))
+                }
                 TokenSource::Cookie { .. } => {}
             }
         }
         let in_query = || query_values(&req.path, RFC_6750_QUERY).any(|v| !v.is_empty());
-        let in_header = || {
-            req.header_values(RFC_6750_HEADER)
-                .any(|v| holds_credential(v, Some(RFC_6750_SCHEME)))
+        // The `Bearer` scheme word, whatever follows (nothing, bytes that are not UTF-8);
+        // another scheme's credential (`Basic …`) is not a token.
+        let is_bearer = |value: &[u8]| {
+            let value = value.trim_ascii_start();
+            let scheme = RFC_6750_SCHEME.len();
+            value
+                .get(..scheme)
+                .is_some_and(|word| word.eq_ignore_ascii_case(RFC_6750_SCHEME.as_bytes()))
+                && value.get(scheme).is_none_or(u8::is_ascii_whitespace)
         };
+        let in_header = || req.header_values(RFC_6750_HEADER).any(is_bearer);
         (!query_read && in_query()) || (!header_read && in_header())
     }
 }
@@ -617,8 +630,26 @@ mod tests {
             "/x",
         );
         assert_eq!(s.extract(&basic), Extraction::Found("a.b.c"));
+        let broken_basic = req(
+            &[("x-token", b"a.b.c"), ("authorization", b"Basic \xff\xfe")],
+            "/x",
+        );
+        assert_eq!(s.extract(&broken_basic), Extraction::Found("a.b.c"));
         let alone = req(&[("authorization", b"Bearer d.e.f")], "/x");
         assert_eq!(s.extract(&alone), Extraction::Missing);
+        // An Authorization source for another scheme does not read Bearer credentials.
+        let dpop = sources(vec![
+            TokenSource::Header {
+                name: "authorization".into(),
+                prefix: Some("DPoP".into()),
+            },
+            TokenSource::Cookie { name: "at".into() },
+        ]);
+        let both = req(
+            &[("cookie", b"at=a.b.c"), ("authorization", b"Bearer d.e.f")],
+            "/x",
+        );
+        assert_eq!(dpop.extract(&both), Extraction::Multiple);
     }
 
     #[test]

@@ -892,7 +892,7 @@ fn output_headers_that_would_overwrite_each_other_are_refused() {
 }
 
 #[test]
-fn output_headers_that_route_or_frame_the_request_are_refused() {
+fn output_headers_naming_the_host_or_framing_the_request_are_refused() {
     let host = seed_with(|c| c["forward"]["claims"] = json!({"tenant": "Host"}));
     refused_at(&host, "forward.claims.tenant");
     let length = seed_with(|c| c["forward"]["client_header"] = json!("content-length"));

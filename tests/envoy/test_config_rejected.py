@@ -110,7 +110,7 @@ CASES = {
     "keep-token-under-strip-prefix": (lambda c: (c.update(token={"sources": [{"header": "x-jwt-token"}]}),
                                                  c["forward"].update(keep_token=True)),
                                       "forward.keep_token"),
-    # Output headers that route or frame the request (empty match lists:
+    # Output headers naming the host or framing the request (empty match lists:
     # test_policy_edges.py).
     "forward-claim-on-host": (_set(["forward", "claims"], {"tenant": "host"}), "forward.claims.tenant"),
     "strip-prefix-reaching-transfer-encoding": (_set(["forward", "strip_prefix"], "tr"), "forward.strip_prefix"),

@@ -71,11 +71,11 @@ impl Fe {
     /// The value (still in Montgomery form) reduced below p, as 32-bit limbs: equal
     /// elements have equal encodings.
     fn canonical(&self) -> Limbs {
-        // Three folds bring any value below 2^263 into [0, 2^256): the first leaves
-        // |v| < 2^256 + 2^231, the second a carry of at most ±1 whose fold lands in
-        // range, the third finds nothing left to fold.
+        // Two folds bring any value below 2^263 into [0, 2^256): the first leaves
+        // −2^231 < v < 2^256 + 2^231, the second a multiple of 2^256 of at most ±1,
+        // whose fold lands in range.
         let mut h = carry(self.0);
-        for _ in 0..3 {
+        for _ in 0..2 {
             h = carry(fold_top(h));
         }
         let mut packed: Limbs = [0; 8];

@@ -63,6 +63,8 @@ pub struct PublicKey {
 const KEY_TABLE: usize = 8;
 /// …and for G, computed once per VM: 32 (width 7) spare a fifth of u1's additions.
 const BASE_TABLE: usize = 32;
+// The NAF width follows from a table's length (2^(w−2)).
+const _: () = assert!(KEY_TABLE.is_power_of_two() && BASE_TABLE.is_power_of_two());
 
 impl PublicKey {
     /// From an uncompressed SEC 1 point (`04 ‖ x ‖ y`). `None` unless x, y < p and the
