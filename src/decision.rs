@@ -189,7 +189,8 @@ pub struct Decision {
     /// The matched rule's name; `None` when no rule matched (or the path was refused).
     pub rule: Option<String>,
     pub caller: Caller,
-    /// Applied in order on every path that forwards the request (allow, dry run).
+    /// Applied in order on every path: before forwarding (allow, dry run), and before a
+    /// denial's local reply (so that Envoy's access log keeps no token).
     pub header_ops: Vec<HeaderOp>,
     /// Whether the verified-token cache answered (for the hit/miss counters).
     pub cache: Option<CacheUse>,

@@ -231,6 +231,12 @@ pub fn apply(shared: &Shared, decision: &Decision) -> Action {
             metrics.denied(denial.reason);
             metrics.rule_outcome(decision.rule.as_deref(), RuleOutcome::Denied);
             log_line(log::Level::Info, "deny", decision, Some(denial));
+            // The request goes no further, but Envoy's access log and stream state keep
+            // its headers: the token (valid elsewhere, e.g. on a 403) and spoofed
+            // identity headers are removed here too, as on every other path.
+            if !apply_header_ops(&decision.header_ops) {
+                log::warn!("audience-guard: could not remove the token from a denied request");
+            }
             respond(denial);
             Action::Pause
         }

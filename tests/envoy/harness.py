@@ -84,8 +84,11 @@ class EchoUpstream:
                 pass
 
             def _handle(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                received = self.rfile.read(length) if length else b""
+                if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+                    received = self._read_chunked()
+                else:
+                    length = int(self.headers.get("content-length") or 0)
+                    received = self.rfile.read(length) if length else b""
                 hdrs = [(k.lower(), v) for k, v in self.headers.raw_items()]
                 rec = Seen(self.command, self.path, hdrs, received)
                 with outer.lock:
@@ -101,6 +104,17 @@ class EchoUpstream:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(body)
+
+            def _read_chunked(self) -> bytes:
+                body = b""
+                while True:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return body
+                    body += self.rfile.read(size)
+                    self.rfile.readline()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 

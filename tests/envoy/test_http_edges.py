@@ -1,0 +1,325 @@
+"""HTTP edge cases on a real Envoy: request bodies (large, chunked, `Expect:
+100-continue`), HEAD, absolute-form targets, CONNECT, WebSocket upgrades, cookies over
+HTTP/2, the upstream being down, and what Envoy's access log keeps of a denied request.
+
+The rule throughout: a rejected request never reaches the upstream (nor does its body),
+an allowed one reaches it intact, with exactly the right headers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+import harness
+import scenario
+from checks import (
+    assert_allowed,
+    assert_forbidden,
+    assert_invalid_request,
+    assert_missing_token,
+    parse_challenge,
+    still_serving,
+)
+from harness import TEST_ID_HEADER
+
+
+def raw(envoy, data: bytes, timeout: float = 2.0) -> bytes:
+    """Sends raw bytes on a fresh connection; returns everything read until Envoy closes
+    the connection or ``timeout`` passes without data."""
+    with socket.create_connection(("127.0.0.1", envoy.port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+    return out
+
+
+def status_of(response: bytes) -> list:
+    """The status codes of every response in ``response`` (a 100 Continue, then the final)."""
+    return [int(line.split()[1]) for line in response.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+
+
+def seen(upstream, tid: str):
+    with upstream.lock:
+        return upstream.by_id.pop(tid, None)
+
+
+# ------------------------------------------------------------------ bodies
+BIG = bytes(range(256)) * 4096  # 1 MiB, every byte value
+
+
+def test_large_body_of_an_allowed_post_arrives_intact(seed):
+    r = seed.request("POST", "/orders", token=scenario.backoffice_token(), body=BIG)
+    assert_allowed(r)
+    assert r.upstream.body == BIG
+    assert r.upstream.get("x-jwt-client") == "backoffice"
+
+
+def test_large_body_of_a_denied_post_never_reaches_the_upstream(seed, upstream):
+    before = len(upstream.seen)
+    assert_missing_token(seed.request("POST", "/orders", body=BIG))
+    assert_forbidden(seed.request("POST", "/orders", token=scenario.token(), body=BIG), scope="orders:write")
+    assert len(upstream.seen) == before
+    still_serving(seed)
+
+
+def _chunked(path: str, tid: str, token, chunks: list, expect: bool = False) -> bytes:
+    head = [f"POST {path} HTTP/1.1", "Host: api.example.com", "Transfer-Encoding: chunked",
+            f"{TEST_ID_HEADER}: {tid}", "Connection: close"]
+    if token:
+        head.append(f"Authorization: Bearer {token}")
+    if expect:
+        head.append("Expect: 100-continue")
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def test_chunked_body_of_an_allowed_post_arrives_intact(seed, upstream):
+    tid = uuid.uuid4().hex
+    chunks = [b"a" * 10, BIG[:70000], b"z"]
+    out = raw(seed, _chunked("/orders", tid, scenario.backoffice_token(), chunks))
+    assert status_of(out) == [200], out[:300]
+    got = seen(upstream, tid)
+    assert got is not None and got.body == b"".join(chunks)
+    assert not got.has("authorization")
+
+
+def test_chunked_body_of_a_denied_post_never_reaches_the_upstream(seed, upstream):
+    tid = uuid.uuid4().hex
+    out = raw(seed, _chunked("/orders", tid, scenario.token(), [b"x" * 5000] * 20))
+    assert status_of(out) == [403], out[:300]
+    assert seen(upstream, tid) is None
+    still_serving(seed)
+
+
+def test_expect_100_continue_denied_is_answered_without_the_upstream(seed, upstream):
+    # Envoy (proxy_100_continue off) answers 100 itself; the filter's 401 follows and the
+    # body goes nowhere.
+    tid = uuid.uuid4().hex
+    head = (f"POST /orders HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5\r\n"
+            f"Expect: 100-continue\r\n{TEST_ID_HEADER}: {tid}\r\n\r\n").encode()
+    out = raw(seed, head + b"hello")
+    assert status_of(out)[-1] == 401, out[:300]
+    assert b'www-authenticate: Bearer realm="orders"' in out
+    assert seen(upstream, tid) is None
+
+
+def test_expect_100_continue_allowed_arrives_intact(seed, upstream):
+    tid = uuid.uuid4().hex
+    out = raw(seed, _chunked("/orders", tid, scenario.backoffice_token(), [b"payload"], expect=True))
+    assert status_of(out)[-1] == 200, out[:300]
+    got = seen(upstream, tid)
+    assert got is not None and got.body == b"payload"
+    assert not got.has("expect")  # Envoy answered it
+
+
+# ------------------------------------------------------------------ the local reply
+def test_head_denied_gets_the_challenge_and_no_body(seed):
+    r = seed.request("HEAD", "/orders/1")
+    assert r.status == 401 and r.upstream is None, r
+    assert r.body == b""
+    assert r.header_all("www-authenticate") == ['Bearer realm="orders"']
+    assert r.header("content-type") == "application/json"
+    # the same over a raw socket: nothing after the header block
+    out = raw(seed, b"HEAD /orders/1 HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n")
+    assert out.endswith(b"\r\n\r\n") and status_of(out) == [401], out
+
+
+def test_local_reply_has_one_challenge_json_body_and_no_token(seed):
+    t = scenario.token()
+    r = seed.request("DELETE", "/orders/1", token=t)
+    assert_forbidden(r, scope="orders:write")
+    assert r.header_all("content-type") == ["application/json"]
+    assert int(r.header("content-length")) == len(r.body)
+    everything = json.dumps(r.headers) + r.body.decode()
+    assert t not in everything and t.rsplit(".", 1)[-1] not in everything
+
+
+def test_h2_local_reply_has_one_challenge(seed):
+    r = seed.request_h2("POST", "/orders", [("Authorization", f"Bearer {scenario.token()}")])
+    assert_forbidden(r, scope="orders:write")
+
+
+# ------------------------------------------------------------------ request targets
+def test_absolute_form_target_is_decided_on_its_path(seed, upstream):
+    tid = uuid.uuid4().hex
+    t = scenario.token()
+    req = (f"GET http://api.example.com/orders/1 HTTP/1.1\r\nHost: api.example.com\r\n"
+           f"Authorization: Bearer {t}\r\n{TEST_ID_HEADER}: {tid}\r\nConnection: close\r\n\r\n").encode()
+    assert status_of(raw(seed, req)) == [200]
+    got = seen(upstream, tid)
+    assert got is not None and got.path == "/orders/1" and got.get("x-jwt-sub") == "user-1"
+    tid = uuid.uuid4().hex
+    req = (f"POST http://api.example.com/orders HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 0\r\n"
+           f"Authorization: Bearer {t}\r\n{TEST_ID_HEADER}: {tid}\r\nConnection: close\r\n\r\n").encode()
+    assert status_of(raw(seed, req)) == [403]
+    assert seen(upstream, tid) is None
+
+
+def test_connect_never_reaches_the_upstream(seed, upstream):
+    # CONNECT has no :path; the filter cannot match it to a rule and refuses it (400).
+    before = len(upstream.seen)
+    for token in (None, scenario.token()):
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        out = raw(seed, f"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n{auth}\r\n".encode())
+        assert status_of(out) == [400], out[:300]
+    assert len(upstream.seen) == before
+    still_serving(seed)
+
+
+# ------------------------------------------------------------------ upgrades
+@pytest.fixture(scope="module")
+def ws(start_envoy):
+    return start_envoy(scenario.seed_config(), hcm_extra={"upgrade_configs": [{"upgrade_type": "websocket"}]})
+
+
+WS_HEADERS = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"),
+              ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]
+
+
+def test_websocket_upgrade_without_token_is_denied_by_the_filter(ws):
+    r = ws.request("GET", "/orders/1", WS_HEADERS)
+    assert_missing_token(r)
+
+
+def test_websocket_upgrade_with_token_reaches_the_upstream_with_identity(ws):
+    r = ws.request("GET", "/orders/1", WS_HEADERS + [("x-jwt-sub", "admin")], token=scenario.token())
+    assert r.upstream is not None, r
+    assert r.upstream.get("upgrade") == "websocket"
+    assert r.upstream.all("x-jwt-sub") == ["user-1"]
+    assert not r.upstream.has("authorization")
+
+
+# ------------------------------------------------------------------ cookies over HTTP/2
+def _curl_has_http2():
+    curl = shutil.which("curl")
+    return bool(curl) and "HTTP2" in subprocess.run([curl, "--version"], capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def cookie_envoy(start_envoy):
+    return start_envoy(scenario.seed_config(token={"sources": [{"cookie": "at"}]}))
+
+
+@pytest.mark.skipif(not _curl_has_http2(), reason="curl with HTTP/2 support not available")
+def test_h2_token_in_one_of_several_cookie_headers(cookie_envoy):
+    r = cookie_envoy.request_h2("GET", "/orders/1", [("cookie", "a=1"), ("cookie", f"at={scenario.token()}"),
+                                                     ("cookie", "b=2")])
+    assert_allowed(r)
+    assert r.upstream.get("x-jwt-sub") == "user-1"
+    cookies = "; ".join(r.upstream.all("cookie"))
+    assert "at=" not in cookies and "a=1" in cookies and "b=2" in cookies, cookies
+
+
+@pytest.mark.skipif(not _curl_has_http2(), reason="curl with HTTP/2 support not available")
+def test_h2_token_cookie_in_two_cookie_headers_is_400(cookie_envoy):
+    t = scenario.token()
+    r = cookie_envoy.request_h2("GET", "/orders/1", [("cookie", f"at={t}"), ("cookie", f"at={t}")])
+    assert_invalid_request(r)
+
+
+# ------------------------------------------------------------------ upstream down
+class _Nowhere:
+    """Stands in for the echo upstream: a port nothing listens on."""
+
+    def __init__(self) -> None:
+        self.port = harness.free_port()
+        self.by_id: dict = {}
+        import threading
+        self.lock = threading.Lock()
+
+
+def test_upstream_down_is_envoys_503_not_ours():
+    e = harness.Envoy(scenario.seed_config(), _Nowhere())
+    try:
+        before = e.counters()
+        r = e.request("GET", "/orders/1", token=scenario.token())
+        assert r.status == 503, r
+        assert r.header("www-authenticate") is None
+        assert b"temporarily_unavailable" not in r.body
+        assert e.counter("requests_allowed") == before.get("requests_allowed", 0) + 1
+        assert_missing_token(e.request("GET", "/orders/1"))
+    finally:
+        e.stop()
+
+
+# ------------------------------------------------------------------ access log
+@pytest.fixture(scope="module")
+def logged(start_envoy, tmp_path_factory):
+    """Envoy with a plain access log writing the path (query included), Authorization
+    and Cookie, as an operator's custom format might; every token source enabled."""
+    cfg = scenario.seed_config(token={"sources": [{"header": "authorization", "prefix": "Bearer"},
+                                                  {"query": "access_token"}, {"cookie": "at"}]})
+    path = tmp_path_factory.mktemp("access") / "plain.log"
+    e = start_envoy(cfg, hcm_extra={"access_log": [{
+        "name": "envoy.access_loggers.file",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+            "path": str(path),
+            "log_format": {"text_format_source": {"inline_string":
+                "%REQ(X-LOG-ID)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% auth=%REQ(AUTHORIZATION)% cookie=%REQ(COOKIE)% %RESPONSE_CODE%\n"}},
+        },
+    }]})
+    e.plain_log = path
+    return e
+
+
+def _log_line(envoy, tid: str) -> str:
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            for line in envoy.plain_log.read_text().splitlines():
+                if line.startswith(tid + " "):
+                    return line
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"no access-log line for {tid}")
+
+
+@pytest.mark.parametrize("where", ["query", "header", "cookie"])
+def test_denied_request_leaves_no_token_in_the_access_log(logged, where):
+    # A valid token on a request it does not authorize (403): the token is good
+    # elsewhere, so it must not be kept in the request Envoy logs.
+    t = scenario.token()
+    tid = uuid.uuid4().hex
+    path, headers = "/orders", [("x-log-id", tid)]
+    if where == "query":
+        path += f"?x=1&access_token={t}"
+    elif where == "header":
+        headers.append(("Authorization", f"Bearer {t}"))
+    else:
+        headers.append(("Cookie", f"a=1; at={t}"))
+    r = logged.request("POST", path, headers, body=b"x")
+    assert_forbidden(r, scope="orders:write")
+    line = _log_line(logged, tid)
+    assert t not in line and t.rsplit(".", 1)[-1] not in line, line
+    assert " 403" in line
+
+
+@pytest.mark.parametrize("where", ["query", "header", "cookie"])
+def test_allowed_request_leaves_no_token_in_the_access_log(logged, where):
+    t = scenario.token()
+    tid = uuid.uuid4().hex
+    path, headers = "/orders/1", [("x-log-id", tid)]
+    if where == "query":
+        path += f"?access_token={t}"
+    elif where == "header":
+        headers.append(("Authorization", f"Bearer {t}"))
+    else:
+        headers.append(("Cookie", f"at={t}"))
+    assert_allowed(logged.request("GET", path, headers))
+    line = _log_line(logged, tid)
+    assert t not in line, line
