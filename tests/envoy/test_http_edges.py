@@ -323,3 +323,70 @@ def test_allowed_request_leaves_no_token_in_the_access_log(logged, where):
     assert_allowed(logged.request("GET", path, headers))
     line = _log_line(logged, tid)
     assert t not in line, line
+
+
+# ------------------------------------------------------------------ route cache
+# Envoy clears its route cache when the filter changes request headers, and the router
+# picks the route again: routes that match on an output header (routing on the verified
+# identity) then see the header the filter set, not a copy the client sent. But a
+# `match.route` rule is decided on `xds.route_name` as Envoy picked it *before* the
+# filter's changes, and that property stays stale after them (checked on Envoy 1.40:
+# read again after the header writes, it still names the old route; the route is only
+# picked again when the router asks for it). Known limitation, documented in the
+# README; these tests fail (strict xfail) until it is solved.
+ROUTE_CACHE_LIMITATION = pytest.mark.xfail(strict=True, reason=(
+    "match.route is decided on the route Envoy picked before the filter's header changes; "
+    "Envoy re-routes afterwards and the filter cannot observe it (README: routes and match.route)"))
+ROUTED_BY_CLIENT = {"name": "local", "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+    {"name": "backoffice-route",
+     "match": {"prefix": "/orders", "headers": [{"name": "x-jwt-client", "string_match": {"exact": "backoffice"}}]},
+     "route": {"cluster": "upstream"}, "request_headers_to_add": [{"header": {"key": "x-route", "value": "backoffice"}}]},
+    {"name": "default-route", "match": {"prefix": "/"}, "route": {"cluster": "upstream"},
+     "request_headers_to_add": [{"header": {"key": "x-route", "value": "default"}}]},
+]}]}
+
+
+@pytest.fixture(scope="module")
+def routed(start_envoy):
+    return start_envoy(scenario.seed_config(rules=[
+        {"name": "backoffice-admin", "match": {"route": "backoffice-route"}, "scopes": ["orders:admin"]},
+        {"name": "orders", "match": {"prefix": "/orders"}, "scopes": ["orders:read"]},
+    ], clients={"customer-portal": {"orders-api": ["orders:read"]},
+                "backoffice": {"orders-api": ["orders:read", "orders:admin"]}}),
+        hcm_extra={"route_config": ROUTED_BY_CLIENT})
+
+
+def test_spoofed_output_header_does_not_steer_routing(routed):
+    # Routing (finally) follows the identity the filter set, not the client's copy ...
+    r = routed.request("GET", "/orders/1", [("x-jwt-client", "backoffice")],
+                       token=scenario.backoffice_token(scope="orders:read orders:admin"))
+    assert_allowed(r)
+    assert r.upstream.all("x-route") == ["backoffice"]
+    r = routed.request("GET", "/orders/1", [("x-jwt-client", "backoffice")], token=scenario.token())
+    assert r.status == 200 or r.upstream is None, r  # (the decision: see the next test)
+    if r.upstream is not None:
+        assert r.upstream.all("x-route") == ["default"]
+        assert r.upstream.all("x-jwt-client") == ["customer-portal"]
+
+
+@ROUTE_CACHE_LIMITATION
+def test_spoofed_output_header_does_not_steer_the_decision(routed):
+    # ... but the decision was taken for the route the spoofed header selected
+    # (backoffice-route, needing orders:admin): a 403 for a request that goes to
+    # default-route, where orders:read suffices. Fail closed, yet the wrong rule.
+    r = routed.request("GET", "/orders/1", [("x-jwt-client", "backoffice")], token=scenario.token())
+    assert_allowed(r)
+    assert r.upstream.all("x-route") == ["default"]
+    assert r.upstream.all("x-jwt-client") == ["customer-portal"]
+
+
+@ROUTE_CACHE_LIMITATION
+def test_route_rule_holds_for_the_route_taken_after_the_filters_headers(routed):
+    # Decided on default-route (rule "orders"), the request then goes to
+    # backoffice-route, whose rule needs orders:admin: it must not get there without it.
+    r = routed.request("GET", "/orders/1", token=scenario.backoffice_token())
+    assert r.upstream is None or r.upstream.all("x-route") != ["backoffice"], r
+    assert_forbidden(r, scope="orders:admin")
+    ok = routed.request("GET", "/orders/1", token=scenario.backoffice_token(scope="orders:read orders:admin"))
+    assert_allowed(ok)
+    assert ok.upstream.all("x-route") == ["backoffice"]
