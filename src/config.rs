@@ -13,6 +13,7 @@ use crate::policy::{
 use crate::remote::{RawRemote, RemoteConfig, RemoteKeys};
 use crate::rules::{metric_label, HostPattern, Matcher, Mode, Rule};
 use crate::token::{TokenSource, TokenSources};
+use crate::unique_members::NoDuplicates;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -251,74 +252,6 @@ impl Policy {
         serde_path_to_error::deserialize::<_, NoDuplicates>(&mut de)
             .map_err(|e| shape_error(&e))?;
         compile(raw)
-    }
-}
-
-/// Walks a JSON value and refuses an object that names a member twice. serde refuses a
-/// repeated struct field, but a map (`clients`, `claims`, `forward.claims`) or a raw
-/// JSON value (`jwks`, a claim condition) keeps the last copy silently, and JSON
-/// parsers disagree on which copy counts: a client's list followed by `"*"`, or a
-/// claim condition followed by `present: true`, would quietly undo the first.
-struct NoDuplicates;
-
-/// Longest member name quoted in the error.
-const MAX_QUOTED_MEMBER: usize = 64;
-
-impl<'de> Deserialize<'de> for NoDuplicates {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NoDuplicates)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for NoDuplicates {
-    type Value = NoDuplicates;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
-        Ok(NoDuplicates)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
-        Ok(NoDuplicates)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
-        Ok(NoDuplicates)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
-        Ok(NoDuplicates)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
-        Ok(NoDuplicates)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self, E> {
-        Ok(NoDuplicates)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
-        while seq.next_element::<NoDuplicates>()?.is_some() {}
-        Ok(NoDuplicates)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
-        let mut seen = BTreeSet::new();
-        while let Some(member) = map.next_key::<String>()? {
-            if seen.contains(&member) {
-                let shown: String = member.chars().take(MAX_QUOTED_MEMBER).collect();
-                return Err(serde::de::Error::custom(format!(
-                    "member {shown:?} is given twice (only one copy would count)"
-                )));
-            }
-            map.next_value::<NoDuplicates>()?;
-            seen.insert(member);
-        }
-        Ok(NoDuplicates)
     }
 }
 

@@ -41,6 +41,8 @@ pub mod rules;
 pub mod token;
 pub mod verify;
 
+mod unique_members;
+
 #[cfg(target_arch = "wasm32")]
 mod fetcher;
 #[cfg(target_arch = "wasm32")]
