@@ -290,19 +290,23 @@ def _log_line(envoy, tid: str) -> str:
     raise AssertionError(f"no access-log line for {tid}")
 
 
+def _with_token(path, where, token, tid):
+    """`path` and headers carrying `token` in `where` (and the log id `tid`)."""
+    headers = [("x-log-id", tid)]
+    if where == "query":
+        return f"{path}?x=1&access_token={token}", headers
+    if where == "header":
+        return path, headers + [("Authorization", f"Bearer {token}")]
+    return path, headers + [("Cookie", f"a=1; at={token}")]
+
+
 @pytest.mark.parametrize("where", ["query", "header", "cookie"])
 def test_denied_request_leaves_no_token_in_the_access_log(logged, where):
     # A valid token on a request it does not authorize (403): the token is good
     # elsewhere, so it must not be kept in the request Envoy logs.
     t = scenario.token()
     tid = uuid.uuid4().hex
-    path, headers = "/orders", [("x-log-id", tid)]
-    if where == "query":
-        path += f"?x=1&access_token={t}"
-    elif where == "header":
-        headers.append(("Authorization", f"Bearer {t}"))
-    else:
-        headers.append(("Cookie", f"a=1; at={t}"))
+    path, headers = _with_token("/orders", where, t, tid)
     r = logged.request("POST", path, headers, body=b"x")
     assert_forbidden(r, scope="orders:write")
     line = _log_line(logged, tid)
@@ -314,13 +318,7 @@ def test_denied_request_leaves_no_token_in_the_access_log(logged, where):
 def test_allowed_request_leaves_no_token_in_the_access_log(logged, where):
     t = scenario.token()
     tid = uuid.uuid4().hex
-    path, headers = "/orders/1", [("x-log-id", tid)]
-    if where == "query":
-        path += f"?access_token={t}"
-    elif where == "header":
-        headers.append(("Authorization", f"Bearer {t}"))
-    else:
-        headers.append(("Cookie", f"at={t}"))
+    path, headers = _with_token("/orders/1", where, t, tid)
     assert_allowed(logged.request("GET", path, headers))
     line = _log_line(logged, tid)
     assert t not in line, line
