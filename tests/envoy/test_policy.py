@@ -136,6 +136,21 @@ def test_multiple_audiences_without_azp_is_401(seed):
     assert_invalid_token(r)
 
 
+def test_multiple_audiences_with_empty_azp_is_401(start_envoy):
+    """An empty `azp` names nobody: it does not satisfy require_azp, also where `azp` is
+    not a client claim (so nothing else would look at it)."""
+    cfg = scenario.seed_config()
+    cfg["issuers"][0]["client_claims"] = ["client_id"]
+    env = start_envoy(cfg)
+    aud = ["orders-api", "hr-api"]
+    r = env.request("GET", "/orders", token=scenario.token(aud=aud, azp="", client_id="backoffice",
+                                                           scope="orders:read"))
+    assert_invalid_token(r)
+    r = env.request("GET", "/orders", token=scenario.token(aud=aud, azp="backoffice", client_id="backoffice",
+                                                           scope="orders:read"))
+    assert_allowed(r)
+
+
 def test_missing_audience_self_uses_the_client(self_aud):
     r = self_aud.request("GET", "/orders", token=scenario.token(aud=..., azp=..., client_id="batch-job"))
     assert_allowed(r)
