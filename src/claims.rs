@@ -2,7 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::json::{self, Object};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 /// One condition on one claim (looked up by name, dotted names reach nested claims).
 #[derive(Debug, Clone, PartialEq)]
@@ -67,23 +67,59 @@ impl ClaimCondition {
 
     /// Whether the claims satisfy the condition. A claim that is absent (or `null`)
     /// fails every condition but `present: false`. `equals` and `any_of` compare whole
-    /// values; `contains_*` treat an array claim as a set.
+    /// values ([`same_json`]); `contains_*` treat an array claim as a set.
     pub fn holds(&self, claims: &Object, name: &str) -> bool {
         let value = json::lookup(claims, name).filter(|v| !v.is_null());
         match (self, value) {
             (ClaimCondition::Present(want), v) => *want == v.is_some(),
             (_, None) => false,
-            (ClaimCondition::Equals(want), Some(v)) => v == want,
-            (ClaimCondition::AnyOf(options), Some(v)) => options.contains(v),
+            (ClaimCondition::Equals(want), Some(v)) => same_json(v, want),
+            (ClaimCondition::AnyOf(options), Some(v)) => options.iter().any(|o| same_json(v, o)),
             (ClaimCondition::ContainsAny(wanted), Some(v)) => {
                 let have = elements(v);
-                wanted.iter().any(|w| have.contains(&w))
+                wanted.iter().any(|w| have.iter().any(|h| same_json(h, w)))
             }
             (ClaimCondition::ContainsAll(wanted), Some(v)) => {
                 let have = elements(v);
-                wanted.iter().all(|w| have.contains(&w))
+                wanted.iter().all(|w| have.iter().any(|h| same_json(h, w)))
             }
         }
+    }
+}
+
+/// JSON equality: numbers by value (RFC 8259 numbers have no integer/float type, so an
+/// IdP's `7.0` is the configured `7`), arrays element by element, objects member by
+/// member whatever their order; everything else exactly (strings code point by code point).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => same_number(x, y),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(name, a)| y.get(name).is_some_and(|b| same_json(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Two numbers as values: integers exactly (as i128, which holds every i64 and u64), a
+/// fraction against an integer only if it has no fractional part and the same value.
+fn same_number(x: &Number, y: &Number) -> bool {
+    let integer = |n: &Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    // Integral doubles below 2^100 convert to i128 exactly; larger ones equal no i64/u64.
+    let integral = |f: f64| (f.fract() == 0.0 && f.abs() < 1e30).then_some(f as i128);
+    match (integer(x), integer(y)) {
+        (Some(a), Some(b)) => a == b,
+        (Some(a), None) => y.as_f64().and_then(integral) == Some(a),
+        (None, Some(b)) => x.as_f64().and_then(integral) == Some(b),
+        (None, None) => x.as_f64().is_some_and(|a| y.as_f64() == Some(a)),
     }
 }
 
@@ -131,6 +167,27 @@ mod tests {
         assert!(!cond(json!("hr-staff")).holds(&c, "groups"));
         assert!(cond(json!({"equals": ["hr-staff", "x"]})).holds(&c, "groups"));
         assert!(cond(json!({"contains_any": ["hr-staff"]})).holds(&c, "groups"));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        let c = claims(
+            json!({"level": 7.0, "big": u64::MAX, "neg": -3, "half": 0.5,
+                              "org": {"id": 7.0, "tags": [1.0, 2]}}),
+        );
+        assert!(cond(json!(7)).holds(&c, "level"));
+        assert!(cond(json!([1, 7])).holds(&c, "level"));
+        assert!(!cond(json!(8)).holds(&c, "level"));
+        assert!(cond(json!(u64::MAX)).holds(&c, "big"));
+        assert!(!cond(json!(u64::MAX - 1)).holds(&c, "big"));
+        assert!(cond(json!(-3.0)).holds(&c, "neg"));
+        assert!(!cond(json!(3)).holds(&c, "neg"));
+        assert!(cond(json!(0.5)).holds(&c, "half"));
+        assert!(!cond(json!(0)).holds(&c, "half"));
+        assert!(cond(json!({"equals": {"tags": [1, 2.0], "id": 7}})).holds(&c, "org"));
+        assert!(!cond(json!({"equals": {"tags": [2, 1], "id": 7}})).holds(&c, "org"));
+        assert!(cond(json!({"contains_all": [2.0, 1]})).holds(&c, "org.tags"));
+        assert!(!cond(json!("7")).holds(&c, "level"));
     }
 
     #[test]

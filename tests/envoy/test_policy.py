@@ -35,6 +35,7 @@ def policy_config():
         {"name": "c-nested", "match": {"prefix": "/claims/nested"}, "claims": {"org.tier": {"equals": "gold"}}},
         {"name": "c-anyof", "match": {"prefix": "/claims/anyof"}, "claims": {"org.tier": {"any_of": ["gold", "silver"]}}},
         {"name": "c-bool", "match": {"prefix": "/claims/bool"}, "claims": {"email_verified": True}},
+        {"name": "c-number", "match": {"prefix": "/claims/number"}, "claims": {"acr_level": 2}},
         {"name": "slash", "match": {"prefix": "/files/"}, "scopes": ["files:read"]},
         {"name": "orders-read", "match": {"prefix": "/orders", "methods": ["GET", "HEAD"]}, "scopes": ["orders:read"]},
         {"name": "orders-write", "match": {"prefix": "/orders"}, "scopes": ["orders:write"]},
@@ -208,6 +209,8 @@ def test_method_selects_rule(seed):
         ("/claims/nested", {"org": {"tier": "gold"}}, {"org": {"tier": "bronze"}}),
         ("/claims/anyof", {"org": {"tier": "silver"}}, {"org": "silver"}),
         ("/claims/bool", {"email_verified": True}, {"email_verified": "true"}),
+        # Numbers by value: the IdP's 2.0 is the configured 2; the string "2" is not.
+        ("/claims/number", {"acr_level": 2.0}, {"acr_level": "2"}),
     ],
 )
 def test_claim_conditions(policy, path, good, bad):
