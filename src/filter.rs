@@ -242,7 +242,7 @@ pub fn apply(shared: &Shared, decision: &Decision) -> Action {
         }
         verdict => {
             for dropped in &decision.dropped_headers {
-                log::info!("audience-guard: identity header for {dropped:?} left out: value has control characters or exceeds 4 KiB");
+                log::info!("audience-guard: identity header for {dropped:?} left out: value has control characters, surrounding spaces or exceeds 4 KiB");
             }
             if !apply_header_ops(&decision.header_ops) {
                 log::error!("audience-guard: could not rewrite request headers; request refused");

@@ -159,8 +159,15 @@ fn is_scalar(value: &Value) -> bool {
     matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
 
+/// Whether a value can reach the upstream exactly as the token holds it. Control
+/// characters could split or end the header; a leading or trailing space is dropped by
+/// every HTTP parser (RFC 9110 §5.5: a field value has no surrounding whitespace), so
+/// `" admin"` would arrive as the identity `admin` — such values are left out too.
 fn acceptable(value: &str) -> bool {
-    value.len() <= MAX_FORWARDED_VALUE && !value.chars().any(char::is_control)
+    value.len() <= MAX_FORWARDED_VALUE
+        && !value.chars().any(char::is_control)
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
 }
 
 #[cfg(test)]
@@ -196,5 +203,10 @@ mod tests {
         assert!(!acceptable("a\0"));
         assert!(!acceptable(&"a".repeat(4097)));
         assert!(acceptable("ordinary value"));
+        // an HTTP parser trims these: " admin" would reach the upstream as "admin"
+        for padded in [" admin", "admin ", "  ", " "] {
+            assert!(!acceptable(padded), "{padded:?}");
+        }
+        assert!(acceptable("\u{a0}admin"), "only SP/HTAB are trimmed");
     }
 }

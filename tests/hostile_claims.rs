@@ -716,6 +716,33 @@ fn forwarded_claim_with_control_characters_is_left_out_but_allowed() {
     }
 }
 
+/// HTTP parsers trim a field value's surrounding spaces (RFC 9110 §5.5): forwarded,
+/// `" admin"` would reach the upstream as the identity `admin`. Such a value is left out.
+#[test]
+fn forwarded_claim_with_surrounding_spaces_is_left_out_but_allowed() {
+    let p = policy(&forward_config());
+    for padded in [" admin", "admin ", " admin ", " "] {
+        let mut c = good_claims();
+        c["sub"] = json!(padded);
+        c["note"] = json!(padded);
+        c["tenant"] = json!("t1");
+        let d = run(&p, &bearer(&rs256(&c)));
+        assert_eq!(outcome(&d), OK, "{padded:?}");
+        let set = set_ops(&d);
+        assert!(
+            !set.iter()
+                .any(|(n, _)| n == "x-jwt-sub" || n == "x-jwt-note"),
+            "{padded:?}: {set:?}"
+        );
+        assert!(set.contains(&("x-jwt-tenant".into(), "t1".into())));
+    }
+    // Inner spaces and other space characters (not trimmed by HTTP) are forwarded.
+    let mut c = good_claims();
+    c["note"] = json!("a b\u{a0}");
+    let d = run(&p, &bearer(&rs256(&c)));
+    assert!(set_ops(&d).contains(&("x-jwt-note".into(), "a b\u{a0}".into())));
+}
+
 #[test]
 fn forwarded_claim_over_4_kib_is_left_out_but_allowed() {
     let p = policy(&forward_config());
