@@ -267,8 +267,17 @@ pub fn holds_credential(value: &[u8], prefix: Option<&str>) -> bool {
 /// The credentials one header value holds, or `None` when it holds none of ours.
 fn from_header<'a>(value: &'a [u8], prefix: Option<&str>) -> Option<Vec<Seen<'a>>> {
     let Ok(text) = std::str::from_utf8(value) else {
-        // Non-UTF-8 bytes where a token would be: a credential, and a broken one.
-        return Some(vec![Seen::Invalid]);
+        // Non-UTF-8 bytes: the schemes are still read as text (each bad byte becomes
+        // U+FFFD, which no token holds), so a credential of ours is a broken one, and
+        // one that plainly names another scheme (`Basic \xff`) stays not ours — no
+        // token, as for any `Basic`, and left for the upstream. Bytes that name no
+        // scheme at all (`\xff\xfe`) are a broken credential.
+        let lossy = String::from_utf8_lossy(value);
+        return match from_header(lossy.as_bytes(), prefix) {
+            Some(found) => Some(found.iter().map(|_| Seen::Invalid).collect()),
+            None if names_a_scheme(value) => None,
+            None => Some(vec![Seen::Invalid]),
+        };
     };
     let Some(prefix) = prefix else {
         return Some(
@@ -291,6 +300,15 @@ fn from_header<'a>(value: &'a [u8], prefix: Option<&str>) -> Option<Vec<Seen<'a>
         return Some(vec![Seen::Invalid, Seen::Invalid]);
     }
     Some(ours)
+}
+
+/// Whether a header value starts with an auth-scheme word (RFC 9110 §11.1: a `token`
+/// of ASCII `tchar`s) followed by a space or nothing, after optional whitespace.
+fn names_a_scheme(value: &[u8]) -> bool {
+    let value = value.trim_ascii_start();
+    let is_tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    let word = value.iter().take_while(|b| is_tchar(b)).count();
+    word > 0 && value.get(word).is_none_or(|b| *b == b' ')
 }
 
 /// Parses `<prefix> 1*SP <token>` (prefix compared case-insensitively). `None` when the
@@ -421,6 +439,7 @@ mod tests {
             b"Bearer a.b.c,",
             b"Bearer \xff",
             b"\xff\xfe",
+            b"bearer a.b\xc0.c",
         ] {
             assert_eq!(
                 s.extract(&auth(invalid)),
@@ -428,7 +447,14 @@ mod tests {
                 "{invalid:?}"
             );
         }
-        for missing in [&b"Basic dXNlcjpwYXNz"[..], b"Bearerx a.b.c", b""] {
+        for missing in [
+            &b"Basic dXNlcjpwYXNz"[..],
+            b"Bearerx a.b.c",
+            b"",
+            // another scheme with odd bytes is still another scheme
+            b"Basic \xff\xfe",
+            b"Digest x=\"\xe9\"",
+        ] {
             assert_eq!(
                 s.extract(&auth(missing)),
                 Extraction::Missing,
@@ -558,6 +584,13 @@ mod tests {
             s.extract(&auth(b"Bearer a.b.c, Basic xyz")),
             Extraction::Multiple
         );
+        assert_eq!(
+            s.extract(&auth(b"Basic \xff, Bearer a.b.c")),
+            Extraction::Multiple
+        );
+        // another scheme's credential with odd bytes is not ours to remove either
+        assert!(!holds_credential(b"Basic \xff\xfe", Some("Bearer")));
+        assert!(holds_credential(b"\xff\xfe", Some("Bearer")));
         let two = req(
             &[
                 ("authorization", b"Bearer a.b.c"),

@@ -284,6 +284,33 @@ fn non_utf8_authorization_is_invalid_token() {
     }
 }
 
+/// Another scheme's credential stays another scheme's with bytes that are not UTF-8
+/// (`Basic` + Latin-1): no token, as for any `Basic`, not a broken bearer token.
+#[test]
+fn non_utf8_credential_of_another_scheme_counts_as_no_token() {
+    let p = seed();
+    for value in [
+        &b"Basic \xff\xfe"[..],
+        b"Basic dXNl\xe9",
+        b"Digest realm=\"caf\xe9\"",
+    ] {
+        assert_refused(
+            &p,
+            &with_authorization("/orders/1", value),
+            (401, "missing_token"),
+        );
+        // on the anonymous rule it passes, the credential left for the upstream
+        let d = run(&p, &with_authorization("/healthz", value));
+        assert_eq!(outcome(&d), (200, "allowed"), "{value:?}");
+        assert!(
+            !d.header_ops
+                .iter()
+                .any(|op| matches!(op, HeaderOp::Remove(n) if n == "authorization")),
+            "{value:?}"
+        );
+    }
+}
+
 #[test]
 fn non_utf8_in_an_unrelated_header_does_not_matter() {
     let p = seed();
