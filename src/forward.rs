@@ -25,15 +25,31 @@ pub struct Forward {
 
 impl Forward {
     /// Whether `name` is one this filter sets or strips: incoming copies are removed.
+    /// `_` counts as `-` ([`same_spelling`]): `x_jwt_sub` is `x-jwt-sub` to an upstream
+    /// that reads headers the CGI way.
     pub fn is_output_header(&self, name: &str) -> bool {
-        self.strip_prefix
-            .as_ref()
-            .is_some_and(|p| name.starts_with(p.as_str()))
-            || self.client_header.as_deref() == Some(name)
-            || self.scopes_header.as_deref() == Some(name)
-            || self.audience_header.as_deref() == Some(name)
-            || self.claims.iter().any(|(_, h)| h == name)
+        self.strip_prefix.as_ref().is_some_and(|p| {
+            name.get(..p.len())
+                .is_some_and(|start| same_spelling(start, p))
+        }) || [
+            &self.client_header,
+            &self.scopes_header,
+            &self.audience_header,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.claims.iter().map(|(_, h)| h))
+        .any(|h| same_spelling(h, name))
     }
+}
+
+/// Header names equal once `_` is read as `-`. CGI (RFC 3875 §4.1.18), and with it
+/// WSGI, Rack and PHP, turn both into `_` (`HTTP_X_JWT_SUB`), so a client-sent
+/// `x_jwt_sub` would reach such an upstream as the identity header; Envoy lets
+/// underscores through unless `headers_with_underscores_action` says otherwise.
+fn same_spelling(a: &str, b: &str) -> bool {
+    let dash = |c: u8| if c == b'_' { b'-' } else { c };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| dash(x) == dash(y))
 }
 
 /// Header changes every forwarded request gets, whatever the decision: incoming copies

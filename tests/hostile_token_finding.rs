@@ -430,6 +430,41 @@ fn spoofed_output_headers_are_removed_on_allow_before_being_set() {
     }
 }
 
+/// CGI-style upstreams (WSGI, Rack, PHP) read `_` as `-` in header names: a client-sent
+/// `x_user` or `x_jwt_tenant` is the output header there, and goes like it, on every path.
+#[test]
+fn underscore_spellings_of_output_headers_are_removed() {
+    let p = policy(&custom_output_config());
+    let spellings = [
+        "x_user",
+        "x_client-id",
+        "x-client_id",
+        "x_scopes",
+        "x_aud",
+        "x_jwt_tenant",
+        "x_jwt-other",
+    ];
+    let t = rs256(&claims("backoffice", json!("hr-api"), "hr:read"));
+    for req in [
+        good_request(),
+        get("/healthz", None),
+        get("/orders/1", Some("a.b.c")),
+        get("/hr/people", Some(&t)),
+    ] {
+        let mut req = req;
+        for name in spellings {
+            req.headers.push(name, b"admin");
+        }
+        req.headers.push("x-other_header", b"kept");
+        let d = run(&p, &req);
+        let gone = removed(&d);
+        for name in spellings {
+            assert!(gone.contains(&name.to_owned()), "{name} kept: {d:?}");
+        }
+        assert!(!gone.contains(&"x-other_header".to_owned()), "{d:?}");
+    }
+}
+
 #[test]
 fn spoofed_output_headers_are_removed_on_deny() {
     let p = policy(&custom_output_config());
