@@ -133,7 +133,7 @@ class KeyServer:
     """A stand-in IdP: serves configurable bodies per path, counts fetches."""
 
     def __init__(self) -> None:
-        self.routes: dict = {}  # path -> (status, body bytes, delay seconds, cut)
+        self.routes: dict = {}  # path -> (status, body bytes, delay seconds, cut, content type)
         self.hits: dict = {}
         self.times: dict = {}  # path -> [time.monotonic() of each fetch]
         self.lock = threading.Lock()
@@ -151,12 +151,14 @@ class KeyServer:
                 with outer.lock:
                     outer.hits[path] = outer.hits.get(path, 0) + 1
                     outer.times.setdefault(path, []).append(time.monotonic())
-                    status, body, delay, cut = outer.routes.get(path, (404, b"not found", 0.0, False))
+                    status, body, delay, cut, ctype = outer.routes.get(
+                        path, (404, b"not found", 0.0, False, "application/json"))
                 if delay:
                     time.sleep(delay)
                 try:
                     self.send_response(status)
-                    self.send_header("content-type", "application/json")
+                    if ctype is not None:
+                        self.send_header("content-type", ctype)
                     # cut: promise more than is sent, then close: a reset mid-body
                     self.send_header("content-length", str(len(body) * (2 if cut else 1)))
                     self.end_headers()
@@ -174,13 +176,13 @@ class KeyServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def set(self, path: str, body: Union[bytes, str, dict], status: int = 200, delay: float = 0.0,
-            cut: bool = False) -> None:
+            cut: bool = False, content_type: Optional[str] = "application/json") -> None:
         if isinstance(body, dict):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
         with self.lock:
-            self.routes[path] = (status, body, delay, cut)
+            self.routes[path] = (status, body, delay, cut, content_type)
 
     def count(self, path: str) -> int:
         with self.lock:
