@@ -13,6 +13,7 @@ pub enum UnsafePath {
     EncodedUnreserved,
     BadEscape,
     ControlCharacter,
+    OverlongUtf8,
 }
 
 /// The path as servlet-style upstreams (Tomcat, Spring, Jetty) read it: every segment's
@@ -40,7 +41,8 @@ pub fn strip_query(path: &str) -> &str {
 /// segments (`//`, which Envoy's `merge_slashes` removes), a backslash, NUL or other
 /// control characters, and percent-escapes of `/`, `\`, `.` or of any other unreserved
 /// character (an upstream that decodes them would see a different path than the rules),
-/// also escaped twice (`%252e`: `%25` is `%`), as well as malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine. Segment
+/// also escaped twice (`%252e`: `%25` is `%`) or as overlong UTF-8 (`%C0%AE`), as well as
+/// malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine. Segment
 /// checks apply after `;parameters` are dropped ([`without_parameters`]).
 pub fn check(path: &str) -> Result<(), UnsafePath> {
     if path == "*" {
@@ -60,6 +62,9 @@ pub fn check(path: &str) -> Result<(), UnsafePath> {
                     return Err(UnsafePath::BadEscape);
                 };
                 escaped_byte(decoded)?;
+                if overlong_start(decoded, escape_at(bytes, i + 3)) {
+                    return Err(UnsafePath::OverlongUtf8);
+                }
                 // `%25` is `%`: an upstream that decodes twice reads `%252e` as `.`.
                 if decoded == b'%' {
                     if let Some(twice) = escape_at(bytes, i + 2) {
@@ -90,6 +95,18 @@ pub fn check(path: &str) -> Result<(), UnsafePath> {
         }
     }
     Ok(())
+}
+
+/// Whether an escaped byte, with the escaped byte after it, starts an overlong UTF-8
+/// sequence (`%C0%AE` for `.`, `%E0%80%AF` for `/`): never valid UTF-8, but a lenient
+/// decoder upstream reads the character it spells — the old IIS traversal.
+fn overlong_start(lead: u8, next: Option<u8>) -> bool {
+    match (lead, next) {
+        (0xc0 | 0xc1, _) => true,
+        (0xe0, Some(n)) => (0x80..=0x9f).contains(&n),
+        (0xf0, Some(n)) => (0x80..=0x8f).contains(&n),
+        _ => false,
+    }
 }
 
 /// The byte a `%XY` escape at `at` stands for; `None` unless two hex digits follow.
@@ -170,6 +187,12 @@ mod tests {
             "/a%255cb",
             "/a%2500",
             "/%2568r",
+            // Overlong UTF-8 for `.`, `/`, `\`: a lenient decoder reads `..`.
+            "/orders/%c0%ae%c0%ae/hr",
+            "/orders%c0%afhr",
+            "/orders%C1%9Chr",
+            "/orders/%e0%80%ae%e0%80%ae/hr",
+            "/orders%f0%80%80%afhr",
         ] {
             assert!(check(strip_query(bad)).is_err(), "{bad}");
         }
@@ -184,6 +207,9 @@ mod tests {
             "/orders/1",
             "/a%20b",
             "/caf%C3%A9",
+            "/%E0%A4%85",
+            "/%F0%9F%98%80",
+            "/%C2%A0",
             "/a.b/c..d",
             "/orders?x=/../",
             "/100%25",

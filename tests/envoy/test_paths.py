@@ -83,6 +83,18 @@ def test_escapes_escaped_twice_are_400(strict, path):
     assert strict.counter("requests_denied_invalid_path") == before + 1
 
 
+@pytest.mark.parametrize("path", ["/orders/%c0%ae%c0%ae/hr", "/orders%C0%AFhr", "/orders/%e0%80%ae%e0%80%ae/hr"])
+def test_overlong_utf8_escapes_are_400(strict, path):
+    # Never valid UTF-8, but a lenient decoder upstream reads `%c0%ae` as `.`.
+    before = strict.counter("requests_denied_invalid_path")
+    assert_invalid_request(strict.request("GET", path, token=orders_token()))
+    assert strict.counter("requests_denied_invalid_path") == before + 1
+
+
+def test_utf8_escapes_are_fine(strict):
+    assert_allowed(strict.request("GET", "/orders/caf%C3%A9/%F0%9F%98%80", token=orders_token()))
+
+
 def test_an_escaped_percent_sign_is_fine(strict):
     r = strict.request("GET", "/orders/100%25", token=orders_token())
     assert_allowed(r)
