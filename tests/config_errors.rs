@@ -78,6 +78,7 @@ fn boundary_values_compile() {
         seed_with(|c| c["issuers"][0]["leeway_seconds"] = json!(0)),
         seed_with(|c| c["issuers"][1]["hmac_secret_base64"] = json!(secret_of(32))),
         seed_with(|c| c["token"] = json!({"max_bytes": 65536})),
+        seed_with(|c| c["token"] = json!({"max_bytes": 8 * 1024 * 1024})),
         seed_with(|c| c["token"] = json!({"max_bytes": 1})),
     ] {
         Policy::from_json(&c.to_string()).unwrap();
@@ -830,7 +831,7 @@ fn bad_token_source_is_refused() {
 
 #[test]
 fn max_bytes_out_of_range_is_refused() {
-    for max in [0u64, 65_537, 1 << 40] {
+    for max in [0u64, 8 * 1024 * 1024 + 1, 1 << 40] {
         refused_at(
             &seed_with(|c| c["token"] = json!({"max_bytes": max})),
             "token.max_bytes",
