@@ -184,6 +184,9 @@ fn type_accepted(wanted: TokenType, typ: Option<&str>) -> bool {
 }
 
 /// A NumericDate claim: absent, or a number from 0 to year 9999, fractions truncated.
+/// The fraction goes before the range is checked (SPEC: "numbers from 0 to 253402300799
+/// … fractions are truncated"), so `253402300799.5` is the last second of 9999, not
+/// beyond it; a negative number stays refused, however small its magnitude.
 fn numeric_date(claims: &Object, name: &str) -> Result<Option<u64>, Failure> {
     let Some(value) = json::member(claims, name) else {
         return Ok(None);
@@ -192,7 +195,7 @@ fn numeric_date(claims: &Object, name: &str) -> Result<Option<u64>, Failure> {
         .as_u64()
         .map(|v| v as f64)
         .or_else(|| value.as_f64())
-        .filter(|v| (0.0..=MAX_NUMERIC_DATE).contains(v))
+        .filter(|v| *v >= 0.0 && v.trunc() <= MAX_NUMERIC_DATE)
         .ok_or_else(|| invalid("token time claim is not a valid date"))?;
     Ok(Some(seconds as u64))
 }

@@ -264,6 +264,17 @@ fn exp_at_year_9999_is_accepted() {
     allowed(&seed(), &hmac_raw_member("exp", "253402300799"));
 }
 
+/// SPEC: "numbers from 0 to 253402300799 (year 9999; fractions are truncated)": a
+/// fraction of the last second is that second, truncated before the range is checked.
+#[test]
+fn fraction_of_the_last_second_of_9999_is_accepted() {
+    let p = seed();
+    allowed(&p, &hmac_raw_member("exp", "253402300799.5"));
+    allowed(&p, &hmac_raw_member("exp", "253402300799.999"));
+    refused(&p, &hmac_raw_member("exp", "253402300800.0"), INVALID);
+    refused(&p, &hmac_raw_member("nbf", "253402300800.5"), INVALID);
+}
+
 #[test]
 fn fractional_exp_is_accepted_and_truncated() {
     let p = seed();

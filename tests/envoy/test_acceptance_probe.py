@@ -72,6 +72,13 @@ def test_defaults_leeway_60(minimal):
     assert_invalid_token(r, realm="orders-api")
 
 
+def test_fraction_of_the_last_second_of_9999_is_that_second(minimal):
+    # SPEC: exp "from 0 to 253402300799 (year 9999; fractions are truncated)"
+    assert_allowed(minimal.request("GET", "/orders", token=scenario.token(exp=253402300799.5)))
+    assert_invalid_token(minimal.request("GET", "/orders", token=scenario.token(exp=253402300800.5)),
+                         realm="orders-api")
+
+
 def test_defaults_client_id_and_scp(minimal):
     r = minimal.request("GET", "/orders", token=scenario.token(azp=..., client_id="cid", scope=..., scp=["x", "y"]))
     assert_allowed(r)
