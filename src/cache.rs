@@ -13,6 +13,7 @@
 
 use crate::decision::Failure;
 use crate::json::Object;
+use crate::shared_verified::SharedVerified;
 use crate::verify::Parsed;
 use foldhash::fast::SeedableRandomState;
 use foldhash::SharedSeed;
@@ -30,6 +31,9 @@ pub struct CacheConfig {
     pub enabled: bool,
     pub max_entries: usize,
     pub max_bytes: usize,
+    /// Whether verified signatures are shared with the other workers' VMs
+    /// ([`crate::shared_verified`]).
+    pub shared: bool,
 }
 
 impl Default for CacheConfig {
@@ -38,6 +42,7 @@ impl Default for CacheConfig {
             enabled: true,
             max_entries: 10_000,
             max_bytes: 32 * 1024 * 1024,
+            shared: true,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct VerifyCache {
     /// Parses of refused tokens; a parse depends only on the token and the policy, so
     /// an entry is right for as long as it stays.
     parsed: Bounded<Parsed>,
+    /// Signatures other VMs of the process verified (`None`: not shared).
+    shared: Option<SharedVerified>,
 }
 
 impl VerifyCache {
@@ -95,6 +102,31 @@ impl VerifyCache {
             verified: Bounded::new(config.max_entries, config.max_bytes),
             forged: Bounded::new(NEGATIVE_MAX_ENTRIES, usize::MAX),
             parsed: Bounded::new(PARSED_MAX_ENTRIES, PARSED_MAX_BYTES),
+            shared: None,
+        }
+    }
+
+    /// This cache with the process-wide tier, unless the configuration turns caching or
+    /// sharing off.
+    pub fn sharing(mut self, shared: SharedVerified) -> VerifyCache {
+        if self.config.enabled && self.config.shared {
+            self.shared = Some(shared);
+        }
+        self
+    }
+
+    /// Whether another VM (or this one) verified `token`'s signature with the issuer's
+    /// key set `keys` (a [`crate::shared_verified::fingerprint`]).
+    pub fn signature_vouched(&self, token: &str, keys: u64) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| shared.vouches_for(token, keys))
+    }
+
+    /// Tells the other VMs that `token`'s signature verified with the key set `keys`.
+    pub fn share_signature(&self, token: &str, keys: u64) {
+        if let Some(shared) = &self.shared {
+            shared.record(token, keys);
         }
     }
 
@@ -306,6 +338,7 @@ mod tests {
             enabled: true,
             max_entries: 2,
             max_bytes: 1 << 20,
+            shared: false,
         });
         c.insert("a", entry(100));
         assert!(matches!(c.lookup("a", 100), Lookup::Hit(_)));
@@ -343,6 +376,7 @@ mod tests {
             enabled: true,
             max_entries: 100,
             max_bytes: 1000,
+            shared: false,
         });
         for i in 0..20 {
             c.insert(&format!("{i:0>100}"), entry(10));

@@ -293,7 +293,8 @@ pub fn sync_published(shared: &Shared, issuer: &str) -> bool {
                 keys.len(),
                 issuer.name
             );
-            remote.install(keys, fetched_at, started_ms);
+            let fingerprint = crate::shared_verified::fingerprint(jwks.as_bytes());
+            remote.install(keys, fingerprint, fetched_at, started_ms);
             true
         }
         Err(_) => false,

@@ -9,6 +9,7 @@ use crate::fetcher::{
 };
 use crate::metrics::{Metrics, RuleOutcome};
 use crate::request::Headers;
+use crate::shared_verified::{SharedVerified, SlotStore};
 use crate::{decide_cached, Policy, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -82,7 +83,10 @@ impl RootContext for Root {
             }
         };
         let shared = Rc::new(Shared {
-            cache: RefCell::new(VerifyCache::new(policy.cache)),
+            cache: RefCell::new(
+                VerifyCache::new(policy.cache)
+                    .sharing(SharedVerified::new(Box::new(EnvoySharedData), &text)),
+            ),
             metrics: Metrics::define(
                 &policy
                     .rules
@@ -123,6 +127,22 @@ impl RootContext for Root {
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+}
+
+/// The slots of [`SharedVerified`] in Envoy's shared data (one store per VM group). A
+/// failed read is no slot; a failed write only means one verification more elsewhere.
+struct EnvoySharedData;
+
+impl SlotStore for EnvoySharedData {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        hostcalls::get_shared_data(key)
+            .ok()
+            .and_then(|(value, _)| value)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) {
+        let _ = hostcalls::set_shared_data(key, Some(value), None);
     }
 }
 

@@ -38,6 +38,7 @@ pub mod rsa_pem;
 pub mod rsa_pss;
 pub mod rsa_verify;
 pub mod rules;
+pub mod shared_verified;
 pub mod token;
 pub mod verify;
 

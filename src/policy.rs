@@ -65,9 +65,16 @@ impl Issuer {
 
     /// The generation of the usable key set; `None` when there is none (see [`Self::key_set`]).
     pub fn key_generation(&self, now: u64) -> Option<u64> {
+        self.key_identity(now).map(|(generation, _)| generation)
+    }
+
+    /// The usable key set's generation (this VM's count) and fingerprint (the same in
+    /// every VM: inline keys are part of the configuration, 0; fetched ones hash the
+    /// published JWKS); `None` when there is no usable key set.
+    pub fn key_identity(&self, now: u64) -> Option<(u64, u64)> {
         match &self.keys {
-            KeySource::Inline(_) => Some(0),
-            KeySource::Remote(remote) => remote.current(now).map(|(_, generation)| generation),
+            KeySource::Inline(_) => Some((0, 0)),
+            KeySource::Remote(remote) => remote.current_identity(now),
         }
     }
 
@@ -269,13 +276,30 @@ impl Policy {
                 {
                     return Err(failure);
                 }
-                if let Err(failure) = unverified.verify_signature(now) {
-                    // Only a verdict of these very keys is remembered: not "keys
-                    // missing", not an unknown kid a refetch may still bring.
-                    if failure.reason == Reason::InvalidToken && failure.wait.is_none() {
-                        cache.insert_forged(token, now, failure.clone(), unverified.key_generation);
+                match issuer.key_identity(now) {
+                    // Another worker verified this very token with these very keys.
+                    Some((generation, keys)) if cache.signature_vouched(token, keys) => {
+                        unverified.key_generation = generation;
+                        partial.cache = Some(CacheUse::Hit);
                     }
-                    return Err(failure);
+                    identity => {
+                        if let Err(failure) = unverified.verify_signature(now) {
+                            // Only a verdict of these very keys is remembered: not "keys
+                            // missing", not an unknown kid a refetch may still bring.
+                            if failure.reason == Reason::InvalidToken && failure.wait.is_none() {
+                                cache.insert_forged(
+                                    token,
+                                    now,
+                                    failure.clone(),
+                                    unverified.key_generation,
+                                );
+                            }
+                            return Err(failure);
+                        }
+                        if let Some((_, keys)) = identity {
+                            cache.share_signature(token, keys);
+                        }
+                    }
                 }
                 let verified = Verified {
                     issuer: Rc::from(issuer.name.as_str()),

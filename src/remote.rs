@@ -162,6 +162,9 @@ struct KeyState {
     keys: Rc<Vec<VerifyingKey>>,
     /// Bumped on every install, so cached verifications by older keys die.
     generation: u64,
+    /// The published JWKS's [`crate::shared_verified::fingerprint`]: the same in every VM
+    /// that installed it, unlike `generation`.
+    fingerprint: u64,
     fetched_at: Option<u64>,
     /// When the fetch that brought these keys began (ms): a request that found its
     /// `kid` missing can only be answered by keys fetched after it arrived.
@@ -180,18 +183,34 @@ impl RemoteKeys {
     /// The keys, unless none were ever obtained or the last good fetch is older than
     /// `max_stale_seconds`.
     pub fn current(&self, now: u64) -> Option<(Rc<Vec<VerifyingKey>>, u64)> {
-        let state = self.state.try_borrow().ok()?;
-        let fetched_at = state.fetched_at?;
-        if now > fetched_at.saturating_add(self.config.max_stale_seconds) {
-            return None;
-        }
-        Some((state.keys.clone(), state.generation))
+        self.usable(now)
+            .map(|state| (state.keys.clone(), state.generation))
     }
 
-    pub fn install(&self, keys: Vec<VerifyingKey>, fetched_at: u64, fetch_started_ms: u64) {
+    /// The generation and fingerprint of the keys [`Self::current`] would give.
+    pub fn current_identity(&self, now: u64) -> Option<(u64, u64)> {
+        self.usable(now)
+            .map(|state| (state.generation, state.fingerprint))
+    }
+
+    fn usable(&self, now: u64) -> Option<std::cell::Ref<'_, KeyState>> {
+        let state = self.state.try_borrow().ok()?;
+        let fetched_at = state.fetched_at?;
+        (now <= fetched_at.saturating_add(self.config.max_stale_seconds)).then_some(state)
+    }
+
+    /// Installs the keys parsed from a published JWKS whose fingerprint is `fingerprint`.
+    pub fn install(
+        &self,
+        keys: Vec<VerifyingKey>,
+        fingerprint: u64,
+        fetched_at: u64,
+        fetch_started_ms: u64,
+    ) {
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.keys = Rc::new(keys);
             state.generation += 1;
+            state.fingerprint = fingerprint;
             state.fetched_at = Some(fetched_at);
             state.fetch_started_ms = fetch_started_ms;
         }

@@ -26,7 +26,8 @@ fn install(p: &Policy, keys: serde_json::Value, at: u64) {
     let issuer = &p.issuers[ISS];
     let body = json!({ "keys": keys }).to_string();
     let parsed = parse_jwks(body.as_bytes(), &[Algorithm::RS256, Algorithm::ES256]).unwrap();
-    issuer.remote().unwrap().install(parsed, at, 0);
+    let fingerprint = audience_guard::shared_verified::fingerprint(body.as_bytes());
+    issuer.remote().unwrap().install(parsed, fingerprint, at, 0);
 }
 
 #[test]

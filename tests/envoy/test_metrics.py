@@ -198,6 +198,16 @@ def test_counters_are_summed_over_workers(start_envoy):
     assert c.get("requests_denied_missing_token") == 12, c
 
 
+def test_a_token_is_verified_once_per_envoy_not_once_per_worker(start_envoy):
+    """The verify cache's shared tier: one worker's verification serves the others."""
+    e = start_envoy(scenario.seed_config(), concurrency=3)
+    t = scenario.token(sub="shared-cache")
+    for _ in range(30):  # each request on a new connection: spread over the workers
+        assert e.request("GET", "/orders", token=t).status == 200
+    c = e.counters()
+    assert (c.get("verify_cache_misses"), c.get("verify_cache_hits")) == (1, 29), c
+
+
 def test_unnamed_rule_is_labelled_by_index(start_envoy):
     cfg = scenario.seed_config()
     del cfg["rules"][2]["name"]  # orders-write
