@@ -10,6 +10,8 @@
 //! ([`Parsed`]): a replayed expired, foreign or forged token is refused again without
 //! decoding it again, every check but the parse running as before. The cache belongs to
 //! one compiled policy: a new configuration (or a new key set) starts a new cache.
+//! Behind it, the process-wide tier of [`crate::shared_verified`] tells a VM which
+//! signatures the other workers' VMs already verified.
 
 use crate::decision::Failure;
 use crate::json::Object;
@@ -32,7 +34,8 @@ pub struct CacheConfig {
     pub max_entries: usize,
     pub max_bytes: usize,
     /// Whether verified signatures are shared with the other workers' VMs
-    /// ([`crate::shared_verified`]).
+    /// ([`crate::shared_verified`]). Off by default: any wasm module in the same VM id
+    /// can write shared data, so turn it on only with a VM id of audience-guard's own.
     pub shared: bool,
 }
 
@@ -42,7 +45,7 @@ impl Default for CacheConfig {
             enabled: true,
             max_entries: 10_000,
             max_bytes: 32 * 1024 * 1024,
-            shared: true,
+            shared: false,
         }
     }
 }

@@ -17,6 +17,14 @@
 use foldhash::fast::FixedState;
 use std::hash::BuildHasher;
 
+/// Part of every configuration fingerprint: facts recorded by another build (which may
+/// have verified differently) are not vouched for by this one.
+const FORMAT: &str = concat!(
+    "audience-guard ",
+    env!("CARGO_PKG_VERSION"),
+    " verified/1\n"
+);
+
 /// Shared-data keys used, at most (whatever the configurations of the VM group).
 pub const SLOTS: u64 = 4096;
 /// Longest token shared: at most `SLOTS` × this many bytes of shared data.
@@ -41,7 +49,7 @@ impl SharedVerified {
     pub fn new(store: Box<dyn SlotStore>, configuration: &str) -> SharedVerified {
         SharedVerified {
             store,
-            configuration: fingerprint(configuration.as_bytes()),
+            configuration: fingerprint(format!("{FORMAT}{configuration}").as_bytes()),
         }
     }
 
@@ -71,16 +79,19 @@ impl SharedVerified {
     }
 }
 
-/// The same 64-bit value in every VM for the same bytes (a key set, a configuration).
+/// The same 64-bit value in every VM for the same bytes (a key set, a configuration):
+/// SHA-256, truncated, so that no chosen JWKS can take an older one's fingerprint.
 pub fn fingerprint(bytes: &[u8]) -> u64 {
-    FixedState::with_seed(SEED).hash_one(bytes)
+    let digest = hmac_sha256::Hash::hash(bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(first)
 }
 
+/// A token's slot: a fast fixed hash is enough, the whole token is compared.
 fn slot(token: &str) -> String {
-    format!(
-        "audience_guard/verified/{}",
-        fingerprint(token.as_bytes()) % SLOTS
-    )
+    let hash = FixedState::with_seed(SEED).hash_one(token.as_bytes());
+    format!("audience_guard/verified/{}", hash % SLOTS)
 }
 
 #[cfg(test)]

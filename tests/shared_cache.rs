@@ -35,8 +35,16 @@ struct Vm {
     cache: VerifyCache,
 }
 
+/// `config` with sharing on (it is off by default), unless it sets `cache` itself.
+fn shared(mut config: Value) -> Value {
+    if config.get("cache").is_none() {
+        config["cache"] = json!({"shared": true});
+    }
+    config
+}
+
 fn vm(config: &Value, store: &MapStore) -> Vm {
-    let text = config.to_string();
+    let text = shared(config.clone()).to_string();
     let policy = Policy::from_json(&text).unwrap();
     let cache =
         VerifyCache::new(policy.cache).sharing(SharedVerified::new(Box::new(store.clone()), &text));
@@ -115,10 +123,10 @@ fn another_configuration_is_not_vouched_for() {
 }
 
 #[test]
-fn sharing_can_be_switched_off() {
+fn sharing_is_off_unless_asked_for() {
     let store = MapStore::default();
     let mut config = seed_config();
-    config["cache"] = json!({"shared": false});
+    config["cache"] = json!({});
     let (mut a, mut b) = (vm(&config, &store), vm(&config, &store));
     let req = get("/orders/1", Some(&portal_token()));
     assert_eq!(a.decide(&req, NOW).1, Some(CacheUse::Miss));

@@ -199,8 +199,10 @@ def test_counters_are_summed_over_workers(start_envoy):
 
 
 def test_a_token_is_verified_once_per_envoy_not_once_per_worker(start_envoy):
-    """The verify cache's shared tier: one worker's verification serves the others."""
-    e = start_envoy(scenario.seed_config(), concurrency=3)
+    """The verify cache's shared tier (cache.shared): one worker's verification serves the others."""
+    cfg = scenario.seed_config()
+    cfg["cache"] = {"shared": True}
+    e = start_envoy(cfg, concurrency=3)
     t = scenario.token(sub="shared-cache")
     for _ in range(30):  # each request on a new connection: spread over the workers
         assert e.request("GET", "/orders", token=t).status == 200
