@@ -744,3 +744,20 @@ class Envoy:
             if m and int(m.group(1)) == self.port:
                 out[int(m.group(2))] = int(m.group(3))
         return out
+
+
+def raw_exchange(envoy, data: bytes, timeout: float = 2.0) -> bytes:
+    """Sends raw bytes on a fresh connection; returns everything read until Envoy closes
+    the connection or ``timeout`` passes without data."""
+    with socket.create_connection(("127.0.0.1", envoy.port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+    return out

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import time
 
 import pytest
 
 import jwtkit
 import scenario
+from harness import raw_exchange
 from checks import (
     assert_allowed,
     assert_denied,
@@ -59,23 +59,6 @@ def refused(env, r, status: int, error, counter: str | None = None, before: floa
     if counter is not None:
         assert env.counter(counter) == before + 1, f"{counter} did not move"
     healthy(env)
-
-
-def raw_request(env, data: bytes, timeout: float = 3.0) -> bytes:
-    with socket.create_connection(("127.0.0.1", env.port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-                if b"\r\n\r\n" in out and (b"content-length: 0" in out.lower() or out.endswith(b"}")):
-                    break
-        except socket.timeout:
-            pass
-    return out
 
 
 def raw_status(resp: bytes) -> int:
@@ -219,7 +202,7 @@ def test_hostile_authorization_on_the_anonymous_rule(seed, value):
 def test_hostile_host_header_does_not_trap(seed, host):
     t = scenario.token().encode()
     req = b"GET /orders/1 HTTP/1.1\r\nHost: " + host + b"\r\nAuthorization: Bearer " + t + b"\r\nx-jwt-sub: spoof\r\nConnection: close\r\n\r\n"
-    resp = raw_request(seed, req)
+    resp = raw_exchange(seed, req)
     assert raw_status(resp) in (200, 400), resp[:300]
     if raw_status(resp) == 200:
         assert b'"x-jwt-sub", "spoof"' not in resp and b'"x-jwt-sub", "user-1"' in resp, resp
@@ -234,7 +217,7 @@ def test_hostile_host_header_does_not_trap(seed, host):
 def test_raw_bytes_in_the_path_do_not_trap(seed, path):
     t = scenario.backoffice_token().encode()
     req = b"GET " + path + b" HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer " + t + b"\r\nConnection: close\r\n\r\n"
-    resp = raw_request(seed, req)
+    resp = raw_exchange(seed, req)
     status = raw_status(resp)
     assert status in (200, 400, 404), resp[:300]
     if status == 200:

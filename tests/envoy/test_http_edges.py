@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -27,24 +26,7 @@ from checks import (
     parse_challenge,
     still_serving,
 )
-from harness import TEST_ID_HEADER
-
-
-def raw(envoy, data: bytes, timeout: float = 2.0) -> bytes:
-    """Sends raw bytes on a fresh connection; returns everything read until Envoy closes
-    the connection or ``timeout`` passes without data."""
-    with socket.create_connection(("127.0.0.1", envoy.port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-        except socket.timeout:
-            pass
-    return out
+from harness import TEST_ID_HEADER, raw_exchange as raw
 
 
 def status_of(response: bytes) -> list:
