@@ -52,6 +52,7 @@ struct RawConfig {
     issuers: Vec<RawIssuer>,
     #[serde(default)]
     audiences: Vec<String>,
+    #[serde(default, deserialize_with = "given")]
     clients: Option<BTreeMap<String, BTreeMap<String, RawScopes>>>,
     #[serde(default)]
     multiple_audiences: RawMultipleAudiences,
@@ -75,18 +76,27 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawIssuer {
     issuer: String,
+    #[serde(default, deserialize_with = "given")]
     jwks: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
     pem: Option<Vec<RawPem>>,
+    #[serde(default, deserialize_with = "given")]
     hmac_secret_base64: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     remote: Option<RawRemote>,
+    #[serde(default, deserialize_with = "given")]
     discovery: Option<RawRemote>,
+    #[serde(default, deserialize_with = "given")]
     algorithms: Option<Vec<String>>,
     #[serde(default)]
     token_type: TokenType,
     #[serde(default = "default_leeway")]
     leeway_seconds: u64,
+    #[serde(default, deserialize_with = "given")]
     max_lifetime_seconds: Option<u64>,
+    #[serde(default, deserialize_with = "given")]
     client_claims: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
     scope_claims: Option<Vec<String>>,
 }
 
@@ -104,6 +114,7 @@ enum RawPem {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPemWithKid {
+    #[serde(default, deserialize_with = "given")]
     kid: Option<String>,
     pem: String,
 }
@@ -113,6 +124,7 @@ struct RawPemWithKid {
 struct RawMultipleAudiences {
     #[serde(default = "yes")]
     require_azp: bool,
+    #[serde(default, deserialize_with = "given")]
     trusted: Option<Vec<String>>,
 }
 
@@ -129,16 +141,32 @@ fn yes() -> bool {
     true
 }
 
+/// An optional field that, when present, must hold a value: `null` is refused rather
+/// than read as absent. A YAML key left empty (`any_scopes:`, `clients:`) arrives as
+/// `null` through Istio's `pluginConfig`; read as absent it would silently drop the
+/// requirement the operator meant to write.
+fn given<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    #[serde(default, deserialize_with = "given")]
     name: Option<String>,
     #[serde(rename = "match", default)]
     matcher: RawMatch,
+    #[serde(default, deserialize_with = "given")]
     audiences: Option<Vec<String>>,
     #[serde(default)]
     scopes: Vec<String>,
+    #[serde(default, deserialize_with = "given")]
     any_scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
     clients: Option<Vec<String>>,
     #[serde(default)]
     claims: BTreeMap<String, Value>,
@@ -151,26 +179,37 @@ struct RawRule {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawMatch {
+    #[serde(default, deserialize_with = "given")]
     path: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     prefix: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     methods: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
     hosts: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
     route: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawToken {
+    #[serde(default, deserialize_with = "given")]
     sources: Option<Vec<RawSource>>,
+    #[serde(default, deserialize_with = "given")]
     max_bytes: Option<usize>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
+    #[serde(default, deserialize_with = "given")]
     header: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     prefix: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     query: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     cookie: Option<String>,
 }
 
@@ -179,9 +218,13 @@ struct RawSource {
 struct RawForward {
     #[serde(default)]
     claims: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "given")]
     client_header: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     scopes_header: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     audience_header: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     strip_prefix: Option<String>,
     #[serde(default)]
     keep_token: bool,
@@ -190,20 +233,21 @@ struct RawForward {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawResponses {
+    #[serde(default, deserialize_with = "given")]
     realm: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     describe_errors: Option<bool>,
 }
 
 /// A JSON or shape error as one line naming its path. serde reports a missing field at
 /// the object that lacks it: the field is appended, so the path names what to add.
-/// Positions are dropped from shape errors (the path says where), kept for bad JSON.
+/// Positions are dropped (the path says where). The text was already checked to be
+/// JSON, so serde_json's "expected value" (what it says of `null` or a number where a
+/// name such as `"dry_run"` belongs) is a shape error too.
 fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
-    let inner = error.inner();
-    let text = inner.to_string();
-    if inner.is_syntax() || inner.is_eof() {
-        return ConfigError::new("", format!("not valid JSON: {text}"));
-    }
+    let text = error.inner().to_string();
     let message = match text.rsplit_once(" at line ") {
+        Some(("expected value", _)) => "expected one of the names this field accepts",
         Some((message, _)) => message,
         None => text.as_str(),
     };
@@ -247,14 +291,19 @@ const MAX_LEEWAY_SECONDS: u64 = 300;
 impl Policy {
     /// Parses and checks the plugin configuration. Any error names its JSON path.
     pub fn from_json(json: &str) -> Result<Policy, ConfigError> {
+        // First one walk over the text: it is JSON, and no object names a member twice.
+        let mut de = serde_json::Deserializer::from_str(json);
+        let not_json = |e: &serde_json::Error| ConfigError::new("", format!("not valid JSON: {e}"));
+        match serde_path_to_error::deserialize::<_, NoDuplicates>(&mut de) {
+            Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
+                return Err(not_json(e.inner()))
+            }
+            Err(e) => return Err(shape_error(&e)),
+            Ok(_) => de.end().map_err(|e| not_json(&e))?,
+        }
         let mut de = serde_json::Deserializer::from_str(json);
         let raw: RawConfig =
             serde_path_to_error::deserialize(&mut de).map_err(|e| shape_error(&e))?;
-        de.end()
-            .map_err(|e| ConfigError::new("", format!("trailing data: {e}")))?;
-        let mut de = serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize::<_, NoDuplicates>(&mut de)
-            .map_err(|e| shape_error(&e))?;
         compile(raw)
     }
 }

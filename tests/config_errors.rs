@@ -717,6 +717,69 @@ fn empty_strings_in_lists_are_refused() {
     }
 }
 
+/// Every key, optional or not, set to `null` is refused at its path: an empty YAML key
+/// (`any_scopes:`) in Istio's `pluginConfig` arrives as `null`, and read as absent it
+/// would drop a requirement without a word.
+#[test]
+fn null_is_refused_wherever_a_value_is_expected() {
+    let keys: [&[&str]; 33] = [
+        &["issuers", "0", "jwks"],
+        &["issuers", "0", "pem"],
+        &["issuers", "0", "hmac_secret_base64"],
+        &["issuers", "0", "remote"],
+        &["issuers", "0", "discovery"],
+        &["issuers", "0", "algorithms"],
+        &["issuers", "0", "token_type"],
+        &["issuers", "0", "leeway_seconds"],
+        &["issuers", "0", "max_lifetime_seconds"],
+        &["issuers", "0", "client_claims"],
+        &["issuers", "0", "scope_claims"],
+        &["audiences"],
+        &["clients"],
+        &["clients", "customer-portal"],
+        &["multiple_audiences", "trusted"],
+        &["multiple_audiences", "require_azp"],
+        &["missing_audience"],
+        &["unmatched"],
+        &["rules", "2", "name"],
+        &["rules", "2", "match"],
+        &["rules", "2", "match", "prefix"],
+        &["rules", "2", "match", "methods"],
+        &["rules", "2", "match", "hosts"],
+        &["rules", "2", "match", "route"],
+        &["rules", "2", "audiences"],
+        &["rules", "2", "scopes"],
+        &["rules", "2", "any_scopes"],
+        &["rules", "2", "clients"],
+        &["rules", "2", "anonymous"],
+        &["token", "max_bytes"],
+        &["forward", "strip_prefix"],
+        &["forward", "client_header"],
+        &["responses", "realm"],
+    ];
+    for key in keys {
+        let config = seed_with(|c| {
+            let (last, parents) = key.split_last().unwrap();
+            let mut at = c;
+            for k in parents {
+                at = match k.parse::<usize>() {
+                    Ok(i) => &mut at[i],
+                    Err(_) => &mut at[*k],
+                };
+            }
+            at[*last] = Value::Null;
+        });
+        let path = key
+            .iter()
+            .map(|k| match k.parse::<usize>() {
+                Ok(i) => format!("[{i}]"),
+                Err(_) => format!(".{k}"),
+            })
+            .collect::<String>();
+        refused_at(&config, path.trim_start_matches('.'));
+    }
+}
+
 /// A match list that is empty could never match: the rule would silently never apply
 /// and hand its requests to a later rule (an anonymous catch-all, `unmatched: allow`).
 /// `any_scopes: []` and a rule's `clients: []` could never hold. All are refused.

@@ -80,6 +80,12 @@ CASES = {
     "bad-unmatched": (_set(["unmatched"], "maybe"), "unmatched"),
     "bad-missing-audience": (_set(["missing_audience"], "maybe"), "missing_audience"),
     "bad-token-type": (_set(["issuers", 0, "token_type"], "at-jwt"), "issuers[0].token_type"),
+    # An empty YAML key arrives as null: refused, not read as "absent" (which would
+    # drop the requirement), whether the field is a list, an enum or a string.
+    "any-scopes-null": (_set(["rules", 2, "any_scopes"], None), "rules[2].any_scopes"),
+    "rule-clients-null": (_set(["rules", 2, "clients"], None), "rules[2].clients"),
+    "mode-null": (_set(["rules", 3, "mode"], None), "rules[3].mode"),
+    "trusted-null": (_set(["multiple_audiences", "trusted"], None), "multiple_audiences.trusted"),
     "claims-condition-two-operators": (_set(["rules", 3, "claims"], {"groups": {"equals": "a", "present": True}}),
                                        "rules[3].claims"),
     "claims-condition-unknown-operator": (_set(["rules", 3, "claims"], {"groups": {"contains": ["a"]}}),
