@@ -15,7 +15,7 @@ IMAGE    ?= audience-guard:0.1.0
 
 build: toolchain
 	cargo build --release --lib --target wasm32-wasip1
-	scripts/optimize-wasm.sh $(WASM)
+	scripts/optimize-wasm.sh $(WASM) scripts/wasm-exports.txt
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1

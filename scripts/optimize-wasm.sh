@@ -4,7 +4,8 @@
 # when it is missing and we may (root with apt-get); otherwise leaves the module as
 # cargo built it and says so — it is correct either way, only larger.
 set -euo pipefail
-wasm=${1:?usage: optimize-wasm.sh MODULE.wasm}
+wasm=${1:?usage: optimize-wasm.sh MODULE.wasm [EXPORTS.txt]}
+exports=${2:-}
 
 if ! command -v wasm-opt >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -20,6 +21,27 @@ fi
 
 before=$(stat -c %s "$wasm")
 tmp=$(mktemp "${wasm}.XXXXXX")
+trap 'rm -f "$tmp" "$tmp.graph.json" "$tmp.opt"' EXIT
+flags=(--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals)
+input=$wasm
+if [ -n "$exports" ]; then
+  # Keeps only the exports listed (one per line, `#` comments), and the code they reach:
+  # binaryen's wasm-metadce with every listed export a root of the reachability graph.
+  names=$(grep -v '^\s*\(#\|$\)' "$exports")
+  { echo '[{"name": "host", "root": true, "reaches": ['
+    printf '%s\n' "$names" | sed 's/.*/"e:&"/' | paste -sd, -
+    echo ']}'
+    printf '%s\n' "$names" | sed 's/.*/,{"name": "e:&", "export": "&"}/'
+    echo ']'; } >"$tmp.graph.json"
+  wasm-metadce "${flags[@]}" -f "$tmp.graph.json" "$wasm" -o "$tmp" >/dev/null
+  kept=$(wasm-dis "$tmp" | grep -c '^ (export ' || true)
+  if [ "$kept" != "$(printf '%s\n' "$names" | wc -l)" ]; then
+    echo "optimize-wasm: $exports names an export the module does not have" >&2
+    exit 1
+  fi
+  input=$tmp
+fi
 # -ocimfs 100: inline a function that has one caller only when it is small. By default
 # wasm-opt inlines every such function, which grew our largest function to 36 KB; V8
 # compiles every function with TurboFan at start, and its scratch memory for such big
@@ -27,8 +49,7 @@ tmp=$(mktemp "${wasm}.XXXXXX")
 # 10 MiB lower (+43 instead of +53 MiB over a bare Envoy), module 4 KB smaller, the
 # same req/s (bench/README.md, "Memory").
 # --enable-simd: RSA's inner loop is wasm SIMD (crates/ag-math/src/amm.rs).
-wasm-opt -Oz -ocimfs 100 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --strip-debug --strip-producers "$wasm" -o "$tmp"
-chmod 644 "$tmp"
-mv "$tmp" "$wasm"
+wasm-opt -Oz -ocimfs 100 "${flags[@]}" --strip-debug --strip-producers "$input" -o "$tmp.opt"
+chmod 644 "$tmp.opt"
+mv "$tmp.opt" "$wasm"
 echo "optimize-wasm: $before -> $(stat -c %s "$wasm") bytes"

@@ -171,6 +171,8 @@ struct Guard {
 
 impl Context for Guard {}
 
+/// Only the callbacks listed in scripts/wasm-exports.txt stay exported after `make build`;
+/// implementing another one here means adding its export there.
 impl HttpContext for Guard {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
         let Some(shared) = &self.shared else {
