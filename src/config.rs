@@ -320,13 +320,13 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
     for (i, raw_issuer) in raw.issuers.into_iter().enumerate() {
         let path = format!("issuers[{i}]");
         let issuer = compile_issuer(raw_issuer, &path, &mut warnings)?;
-        if issuers.contains_key(&issuer.name) {
+        if issuers.contains_key(&*issuer.name) {
             return Err(ConfigError::new(
                 format!("{path}.issuer"),
                 "issuer listed twice",
             ));
         }
-        issuers.insert(issuer.name.clone(), issuer);
+        issuers.insert(issuer.name.to_string(), issuer);
     }
     let audiences = strings(raw.audiences, "audiences")?;
     let clients = match raw.clients {
@@ -527,7 +527,7 @@ fn compile_issuer(
         }
     };
     Ok(Issuer {
-        name: raw.issuer,
+        name: raw.issuer.into(),
         keys,
         algorithms,
         token_type: raw.token_type,
@@ -730,7 +730,7 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
     Ok(Rule {
-        name,
+        name: name.into(),
         matcher: Matcher {
             path: m.path,
             prefix: m.prefix,
@@ -862,21 +862,23 @@ pub(crate) fn header_name(name: &str, path: &str) -> Result<String, ConfigError>
 }
 
 fn compile_forward(raw: RawForward) -> Result<Forward, ConfigError> {
-    let optional_header =
-        |value: Option<String>, default: &str, path: &str| -> Result<Option<String>, ConfigError> {
-            match value {
-                None => Ok(Some(default.to_owned())),
-                Some(v) if v.is_empty() => Ok(None),
-                Some(v) => header_name(&v, path).map(Some),
-            }
-        };
+    let optional_header = |value: Option<String>,
+                           default: &str,
+                           path: &str|
+     -> Result<Option<Rc<str>>, ConfigError> {
+        match value {
+            None => Ok(Some(default.into())),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) => header_name(&v, path).map(|h| Some(h.into())),
+        }
+    };
     let claims = raw
         .claims
         .into_iter()
         .map(|(claim, header)| {
             Ok((
                 claim.clone(),
-                header_name(&header, &format!("forward.claims.{claim}"))?,
+                header_name(&header, &format!("forward.claims.{claim}"))?.into(),
             ))
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
@@ -940,7 +942,7 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
     let claims = forward
         .claims
         .iter()
-        .map(|(claim, header)| (format!("forward.claims.{claim}"), header.as_str()));
+        .map(|(claim, header)| (format!("forward.claims.{claim}"), &**header));
     let mut taken: Vec<&str> = Vec::new();
     for (path, header) in fixed.chain(claims) {
         if FRAMING_HEADERS.contains(&header) {

@@ -9,6 +9,7 @@ use crate::policy::{Partial, Policy, Requirements, Unmatched};
 use crate::request::Request;
 use crate::rules::{self, Mode, RouteInfo};
 use crate::token::Extraction;
+use std::rc::Rc;
 
 /// Decides what happens to `req` at unix time `now` (seconds), without a cache.
 pub fn decide(policy: &Policy, req: &Request, now: u64) -> Decision {
@@ -70,17 +71,21 @@ pub fn decide_cached(
     let outcome = policy.authorize(token, &requirements, now, &mut partial, cache);
     let cache_use = partial.cache;
     let mut decision = match outcome {
-        Ok(identity) => {
-            let (ops, dropped) = forward::identity_headers(&policy.forward, identity);
-            header_ops.extend(ops);
+        Ok(claims) => {
+            let dropped = forward::identity_headers(
+                &policy.forward,
+                &partial.caller,
+                &claims,
+                &mut header_ops,
+            );
             Decision {
                 dropped_headers: dropped,
-                ..allow(name, caller_from(partial), header_ops)
+                ..allow(name, partial.caller, header_ops)
             }
         }
         Err(failure) => {
             let wait_for_keys = waiting_for_keys(&failure, &partial);
-            let caller = caller_from(partial);
+            let caller = partial.caller;
             let mut denied = deny(policy, &failure, name, caller, rule.mode, header_ops);
             denied.wait_for_keys = wait_for_keys;
             denied
@@ -138,21 +143,27 @@ fn unmatched(
     };
     let cache_use = partial.cache;
     let wait_for_keys = waiting_for_keys(&failure, &partial);
-    let caller = caller_from(partial);
-    let mut denied = deny(policy, &failure, None, caller, Mode::Enforce, header_ops);
+    let mut denied = deny(
+        policy,
+        &failure,
+        None,
+        partial.caller,
+        Mode::Enforce,
+        header_ops,
+    );
     denied.cache = cache_use;
     denied.wait_for_keys = wait_for_keys;
     denied
 }
 
-fn allow(rule: Option<String>, caller: Caller, header_ops: Vec<HeaderOp>) -> Decision {
+fn allow(rule: Option<Rc<str>>, caller: Caller, header_ops: Vec<HeaderOp>) -> Decision {
     decision(Verdict::Allow, rule, caller, header_ops)
 }
 
 fn deny(
     policy: &Policy,
     failure: &Failure,
-    rule: Option<String>,
+    rule: Option<Rc<str>>,
     caller: Caller,
     mode: Mode,
     header_ops: Vec<HeaderOp>,
@@ -169,7 +180,7 @@ fn deny(
 /// fill those in when they apply.
 fn decision(
     verdict: Verdict,
-    rule: Option<String>,
+    rule: Option<Rc<str>>,
     caller: Caller,
     header_ops: Vec<HeaderOp>,
 ) -> Decision {
@@ -205,15 +216,5 @@ fn the_token(extraction: Extraction<'_>) -> Result<&str, Failure> {
 
 /// The issuer and kind of key fetch that could change a denial, if any.
 fn waiting_for_keys(failure: &Failure, partial: &Partial) -> Option<(String, KeyWait)> {
-    Some((partial.issuer.clone()?, failure.wait?))
-}
-
-/// Who the caller is, as far as authorization got: all of it when it succeeded.
-fn caller_from(partial: Partial) -> Caller {
-    Caller {
-        issuer: partial.issuer,
-        client: partial.client,
-        matched_audience: partial.matched_audience,
-        effective_scopes: partial.effective_scopes.into_iter().collect(),
-    }
+    Some((partial.caller.issuer.as_deref()?.to_owned(), failure.wait?))
 }

@@ -4,6 +4,7 @@
 use crate::cache::CacheUse;
 use crate::policy::Responses;
 use serde_json::json;
+use std::rc::Rc;
 
 /// Why a request was allowed or denied; names the metric `requests_denied_<reason>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,17 +170,25 @@ pub enum Verdict {
 /// A change to the request headers before it is forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderOp {
-    Remove(String),
-    Set(String, String),
+    Remove(Rc<str>),
+    Set(Rc<str>, String),
 }
 
 /// Who the token said the caller is, for logs and `explain`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
-    pub issuer: Option<String>,
+    pub issuer: Option<Rc<str>>,
     pub client: Option<String>,
     pub matched_audience: Option<String>,
-    pub effective_scopes: Vec<String>,
+    /// The token's scopes cut down to the client's allowance: sorted, one space between
+    /// them — the scopes header's value, built once.
+    pub effective_scopes: String,
+}
+
+impl Caller {
+    pub fn effective_scopes(&self) -> impl Iterator<Item = &str> {
+        self.effective_scopes.split(' ').filter(|s| !s.is_empty())
+    }
 }
 
 /// Everything `decide` concluded.
@@ -187,7 +196,7 @@ pub struct Caller {
 pub struct Decision {
     pub verdict: Verdict,
     /// The matched rule's name; `None` when no rule matched (or the path was refused).
-    pub rule: Option<String>,
+    pub rule: Option<Rc<str>>,
     pub caller: Caller,
     /// Applied in order on every path: before forwarding (allow, dry run), and before a
     /// denial's local reply (so that Envoy's access log keeps no token).

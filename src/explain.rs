@@ -19,9 +19,9 @@ pub fn explain(decision: &Decision) -> Value {
         for op in &decision.header_ops {
             match op {
                 HeaderOp::Set(name, value) => {
-                    headers_set.insert(name.clone(), Value::String(value.clone()));
+                    headers_set.insert(name.to_string(), Value::String(value.clone()));
                 }
-                HeaderOp::Remove(name) => headers_removed.push(Value::String(name.clone())),
+                HeaderOp::Remove(name) => headers_removed.push(Value::String(name.to_string())),
             }
         }
     }
@@ -30,11 +30,11 @@ pub fn explain(decision: &Decision) -> Value {
         "status": status,
         "reason": decision.reason(),
         "dry_run": dry_run,
-        "rule": decision.rule,
-        "issuer": caller.issuer,
+        "rule": decision.rule.as_deref(),
+        "issuer": caller.issuer.as_deref(),
         "matched_audience": caller.matched_audience,
         "client": caller.client,
-        "effective_scopes": caller.effective_scopes,
+        "effective_scopes": caller.effective_scopes().collect::<Vec<_>>(),
         "headers_set": headers_set,
         "headers_removed": headers_removed,
         "www_authenticate": www_authenticate,

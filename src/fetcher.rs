@@ -76,7 +76,7 @@ impl Fetcher {
             .filter_map(|issuer| {
                 let config = issuer.remote()?.config.clone();
                 Some(IssuerFetch {
-                    issuer: issuer.name.clone(),
+                    issuer: issuer.name.to_string(),
                     prefix: shared_prefix(&config),
                     config,
                     in_flight: None,

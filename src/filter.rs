@@ -87,13 +87,7 @@ impl RootContext for Root {
                 VerifyCache::new(policy.cache)
                     .sharing(SharedVerified::new(Box::new(EnvoySharedData), &text)),
             ),
-            metrics: Metrics::define(
-                &policy
-                    .rules
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>(),
-            ),
+            metrics: Metrics::define(&policy.rules.iter().map(|r| &*r.name).collect::<Vec<_>>()),
             policy,
             parked: RefCell::new(Vec::new()),
             kid_wanted: RefCell::new(BTreeSet::new()),
@@ -292,8 +286,8 @@ pub fn apply(shared: &Shared, decision: &Decision) -> Action {
 /// log lines, and cut to [`MAX_LOGGED_CHARS`] (a forged token may carry kilobytes);
 /// absent ones print as `-`.
 fn log_line(level: log::Level, what: &str, decision: &Decision, denial: Option<&Denial>) {
-    let shown = |v: &Option<String>| {
-        v.as_deref().map_or("-".to_owned(), |s| {
+    let shown = |v: Option<&str>| {
+        v.map_or("-".to_owned(), |s| {
             match s.char_indices().nth(MAX_LOGGED_CHARS) {
                 Some((end, _)) => format!("{:?}…", s.get(..end).unwrap_or_default()),
                 None => format!("{s:?}"),
@@ -304,12 +298,12 @@ fn log_line(level: log::Level, what: &str, decision: &Decision, denial: Option<&
     log::log!(
         level,
         "audience-guard: {what} rule={} reason={} status={} issuer={} client={} audience={}",
-        shown(&decision.rule),
+        shown(decision.rule.as_deref()),
         decision.reason(),
         denial.map_or(200, |d| d.status),
-        shown(&caller.issuer),
-        shown(&caller.client),
-        shown(&caller.matched_audience)
+        shown(caller.issuer.as_deref()),
+        shown(caller.client.as_deref()),
+        shown(caller.matched_audience.as_deref())
     );
 }
 

@@ -1,24 +1,26 @@
 //! What the upstream receives: spoofed identity headers removed, the token removed
 //! unless `keep_token`, and the verified identity set as headers.
 
-use crate::decision::HeaderOp;
-use crate::json;
-use crate::policy::{Identity, Policy};
+use crate::decision::{Caller, HeaderOp};
+use crate::json::{self, Object};
+use crate::policy::Policy;
 use crate::request::Request;
 use crate::token::{self, TokenSource};
 use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
 use serde_json::Value;
+use std::rc::Rc;
 
 /// A forwarded header value may not be longer than this.
 const MAX_FORWARDED_VALUE: usize = 4096;
 
 #[derive(Debug)]
 pub struct Forward {
-    /// claim name (dotted for nested) → header name.
-    pub claims: Vec<(String, String)>,
-    pub client_header: Option<String>,
-    pub scopes_header: Option<String>,
-    pub audience_header: Option<String>,
+    /// claim name (dotted for nested) → header name. Header names are shared with the
+    /// header changes of every request.
+    pub claims: Vec<(String, Rc<str>)>,
+    pub client_header: Option<Rc<str>>,
+    pub scopes_header: Option<Rc<str>>,
+    pub audience_header: Option<Rc<str>>,
     pub strip_prefix: Option<String>,
     pub keep_token: bool,
 }
@@ -60,9 +62,9 @@ pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
     let remove = |name: &str, ops: &mut Vec<HeaderOp>| {
         if !ops
             .iter()
-            .any(|op| matches!(op, HeaderOp::Remove(n) if n == name))
+            .any(|op| matches!(op, HeaderOp::Remove(n) if &**n == name))
         {
-            ops.push(HeaderOp::Remove(name.to_owned()));
+            ops.push(HeaderOp::Remove(name.into()));
         }
     };
     for (name, _) in req.headers.iter() {
@@ -113,12 +115,16 @@ pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
     ops
 }
 
-/// The identity headers for an allowed caller. A value holding control characters or
-/// longer than 4 KiB is left out; the returned names say which were dropped.
-pub fn identity_headers(forward: &Forward, identity: Identity) -> (Vec<HeaderOp>, Vec<String>) {
-    let mut ops = Vec::new();
+/// Adds the identity headers of an allowed caller to `ops`. A value holding control
+/// characters or longer than 4 KiB is left out; the returned names say which were.
+pub fn identity_headers(
+    forward: &Forward,
+    caller: &Caller,
+    claims: &Object,
+    ops: &mut Vec<HeaderOp>,
+) -> Vec<String> {
     let mut dropped = Vec::new();
-    let mut set = |header: Option<&String>, value: Option<String>, label: &str| {
+    let mut set = |header: Option<&Rc<str>>, value: Option<String>, label: &str| {
         if let (Some(header), Some(value)) = (header, value) {
             if acceptable(&value) {
                 ops.push(HeaderOp::Set(header.clone(), value));
@@ -127,27 +133,27 @@ pub fn identity_headers(forward: &Forward, identity: Identity) -> (Vec<HeaderOp>
             }
         }
     };
-    set(forward.client_header.as_ref(), identity.client, "client");
-    let scopes: Vec<&str> = identity
-        .effective_scopes
-        .iter()
-        .map(String::as_str)
-        .collect();
+    set(
+        forward.client_header.as_ref(),
+        caller.client.clone(),
+        "client",
+    );
+    let scopes = &caller.effective_scopes;
     set(
         forward.scopes_header.as_ref(),
-        (!scopes.is_empty()).then(|| scopes.join(" ")),
+        (!scopes.is_empty()).then(|| scopes.clone()),
         "scopes",
     );
     set(
         forward.audience_header.as_ref(),
-        Some(identity.matched_audience),
+        caller.matched_audience.clone(),
         "audience",
     );
     for (claim, header) in &forward.claims {
-        let value = json::lookup(&identity.claims, claim).and_then(render_claim);
+        let value = json::lookup(claims, claim).and_then(render_claim);
         set(Some(header), value, claim);
     }
-    (ops, dropped)
+    dropped
 }
 
 /// Strings as they are, numbers and booleans as JSON text, arrays of scalars joined by

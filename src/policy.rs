@@ -4,7 +4,7 @@
 use crate::algorithm::Algorithm;
 use crate::cache::{CacheConfig, CacheUse, Lookup, Verified, VerifyCache};
 use crate::claims::ClaimCondition;
-use crate::decision::{Failure, Reason};
+use crate::decision::{Caller, Failure, Reason};
 use crate::forward::Forward;
 use crate::json::{self, Object};
 use crate::keys::VerifyingKey;
@@ -37,7 +37,8 @@ pub struct Policy {
 }
 
 pub struct Issuer {
-    pub name: String,
+    /// Shared with every decision and cache entry that names this issuer.
+    pub name: Rc<str>,
     pub keys: KeySource,
     pub algorithms: BTreeSet<Algorithm>,
     pub token_type: TokenType,
@@ -133,24 +134,11 @@ pub struct Responses {
     pub describe_errors: bool,
 }
 
-/// A caller whose token passed every check of the rule.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub client: Option<String>,
-    pub matched_audience: String,
-    /// Token scopes cut down to the client's allowance; sorted.
-    pub effective_scopes: BTreeSet<String>,
-    pub claims: Rc<Object>,
-}
-
-/// What an authorization attempt learned, filled in as it is learned: complete when
-/// the attempt succeeds, and kept when it fails (for logs and `explain`).
+/// What an authorization attempt learned, filled in as it is learned: the whole caller
+/// when the attempt succeeds, and what was known when it failed (for logs and `explain`).
 #[derive(Debug, Clone, Default)]
 pub struct Partial {
-    pub issuer: Option<String>,
-    pub client: Option<String>,
-    pub matched_audience: Option<String>,
-    pub effective_scopes: BTreeSet<String>,
+    pub caller: Caller,
     /// Whether the verified-token cache was consulted, and what it said.
     pub cache: Option<CacheUse>,
 }
@@ -205,8 +193,9 @@ impl Policy {
         self.rules.iter().any(|r| r.matcher.route.is_some())
     }
 
-    /// Verifies `token` and checks it against `req`. What is learned about the caller
-    /// goes into `partial` as it is learned, so a denial can be logged with it.
+    /// Verifies `token` and checks it against `req`: the verified claims, or why not.
+    /// What is learned about the caller goes into `partial` as it is learned, so a
+    /// denial can be logged with it and an allowed caller needs no second copy.
     pub fn authorize(
         &self,
         token: &str,
@@ -214,7 +203,7 @@ impl Policy {
         now: u64,
         partial: &mut Partial,
         cache: &mut VerifyCache,
-    ) -> Result<Identity, Failure> {
+    ) -> Result<Rc<Object>, Failure> {
         // A token refused before is not decoded again: its parse is kept (and depends
         // on nothing but the token and this policy).
         let decode = |cache: &VerifyCache, known_failure| {
@@ -258,12 +247,12 @@ impl Policy {
         let checks = |partial: &mut Partial,
                       cache: &mut VerifyCache,
                       decoded: Option<&mut Decoded>| {
-            partial.issuer = Some(issuer.name.clone());
+            partial.caller.issuer = Some(issuer.name.clone());
             let usable_until = verify::check_times(issuer, &claims, now)?;
             let client = client_of(issuer, &claims)?;
-            partial.client.clone_from(&client);
-            let matched = self.matched_audience(&claims, client.as_deref(), req.audiences)?;
-            partial.matched_audience = Some(matched.clone());
+            partial.caller.client = client.map(str::to_owned);
+            let matched = self.matched_audience(&claims, client, req.audiences)?;
+            partial.caller.matched_audience = Some(matched.to_owned());
             if let Some(Decoded {
                 unverified,
                 known_failure,
@@ -302,7 +291,7 @@ impl Policy {
                     }
                 }
                 let verified = Verified {
-                    issuer: Rc::from(issuer.name.as_str()),
+                    issuer: issuer.name.clone(),
                     claims: claims.clone(),
                     usable_until,
                     generation: unverified.key_generation,
@@ -320,53 +309,45 @@ impl Policy {
                 return Err(failure);
             }
         };
-        let claims = &claims;
-
-        let token_scopes = scopes_of(issuer, claims)?;
-        let effective_scopes = self.effective_scopes(token_scopes, client.as_deref(), &matched)?;
-        partial.effective_scopes.clone_from(&effective_scopes);
+        let mut scopes = scopes_of(issuer, &claims)?;
+        self.cut_to_allowance(&mut scopes, client, matched)?;
+        partial.caller.effective_scopes = scopes.join(" ");
         if let Some(allowed) = req.clients {
-            if !client.as_ref().is_some_and(|c| allowed.contains(c)) {
+            if !client.is_some_and(|c| allowed.contains(c)) {
                 return Err(Failure::new(
                     Reason::ClientNotAllowed,
                     "client is not allowed on this route",
                 ));
             }
         }
-        if !req.scopes.iter().all(|s| effective_scopes.contains(s)) {
+        let granted = |s: &String| scopes.binary_search(&s.as_str()).is_ok();
+        if !req.scopes.iter().all(granted) {
             return Err(scope_failure(req.scopes));
         }
-        if !req.any_scopes.is_empty()
-            && !req.any_scopes.iter().any(|s| effective_scopes.contains(s))
-        {
+        if !req.any_scopes.is_empty() && !req.any_scopes.iter().any(granted) {
             return Err(scope_failure(req.any_scopes));
         }
         if !req
             .claims
             .iter()
-            .all(|(name, cond)| cond.holds(claims, name))
+            .all(|(name, cond)| cond.holds(&claims, name))
         {
             return Err(Failure::new(
                 Reason::ClaimMismatch,
                 "a required claim condition is not met",
             ));
         }
-        Ok(Identity {
-            client,
-            matched_audience: matched,
-            effective_scopes,
-            claims: claims.clone(),
-        })
+        Ok(claims)
     }
 
     /// The token's audiences (RFC 7519 §4.1.3: a string or an array of strings), the
     /// several-audience rules (OIDC Core 3.1.3.7), then the first of `wanted` found.
-    fn matched_audience(
+    fn matched_audience<'w>(
         &self,
         claims: &Object,
         client: Option<&str>,
-        wanted: &[String],
-    ) -> Result<String, Failure> {
+        wanted: &'w [String],
+    ) -> Result<&'w str, Failure> {
         let denied = |d| Failure::new(Reason::AudienceNotAllowed, d);
         let several: Vec<&str>;
         let one: [&str; 1];
@@ -412,20 +393,20 @@ impl Policy {
         }
         wanted
             .iter()
-            .find(|w| audiences.contains(&w.as_str()))
-            .cloned()
+            .map(String::as_str)
+            .find(|w| audiences.contains(w))
             .ok_or_else(|| denied("token audience is not accepted here"))
     }
 
-    /// Token scopes ∩ the client's allowance at the matched audience.
-    fn effective_scopes(
+    /// Cuts the token's scopes down to the client's allowance at the matched audience.
+    fn cut_to_allowance(
         &self,
-        scopes: BTreeSet<String>,
+        scopes: &mut Vec<&str>,
         client: Option<&str>,
         audience: &str,
-    ) -> Result<BTreeSet<String>, Failure> {
+    ) -> Result<(), Failure> {
         let Some(clients) = &self.clients else {
-            return Ok(scopes);
+            return Ok(());
         };
         let allowance = client
             .and_then(|c| clients.get(c))
@@ -436,10 +417,10 @@ impl Policy {
                     "client is not allowed for this audience",
                 )
             })?;
-        Ok(match allowance {
-            Allowance::All => scopes,
-            Allowance::Only(allowed) => scopes.intersection(allowed).cloned().collect(),
-        })
+        if let Allowance::Only(allowed) = allowance {
+            scopes.retain(|s| allowed.contains(*s));
+        }
+        Ok(())
     }
 }
 
@@ -452,11 +433,11 @@ fn scope_failure(required: &[String]) -> Failure {
 
 /// The presenting client: the first of `client_claims` present. A present claim that is
 /// not a non-empty string makes the token invalid rather than anonymous.
-fn client_of(issuer: &Issuer, claims: &Object) -> Result<Option<String>, Failure> {
+fn client_of<'c>(issuer: &Issuer, claims: &'c Object) -> Result<Option<&'c str>, Failure> {
     for name in &issuer.client_claims {
         match json::member(claims, name) {
             None => continue,
-            Some(Value::String(c)) if !c.is_empty() => return Ok(Some(c.clone())),
+            Some(Value::String(c)) if !c.is_empty() => return Ok(Some(c)),
             Some(_) => {
                 return Err(Failure::new(
                     Reason::InvalidToken,
@@ -482,27 +463,25 @@ pub(crate) fn is_scope_token(s: &str) -> bool {
 /// no rule can require it (configured scopes are scope-tokens), and forwarded in the
 /// space-separated scopes header it would read as other scopes than the filter granted
 /// (`["orders:read", "orders:write admin"]` is not a grant of `orders:write`).
-fn scopes_of(issuer: &Issuer, claims: &Object) -> Result<BTreeSet<String>, Failure> {
+/// Sorted and without repeats; borrowed from the claims, as most are not forwarded.
+fn scopes_of<'c>(issuer: &Issuer, claims: &'c Object) -> Result<Vec<&'c str>, Failure> {
     let malformed = || Failure::new(Reason::InvalidToken, "token scope claim is malformed");
-    let tokens = |values: &mut dyn Iterator<Item = &str>| {
-        values
-            .filter(|s| is_scope_token(s))
-            .map(str::to_owned)
-            .collect::<BTreeSet<_>>()
-    };
+    let mut scopes = Vec::new();
     for name in &issuer.scope_claims {
         match json::member(claims, name) {
             None => continue,
-            Some(Value::String(s)) => return Ok(tokens(&mut s.split(' '))),
+            Some(Value::String(s)) => scopes.extend(s.split(' ')),
             Some(Value::Array(items)) => {
-                let strings = items
-                    .iter()
-                    .map(|v| v.as_str().ok_or_else(malformed))
-                    .collect::<Result<Vec<_>, _>>()?;
-                return Ok(tokens(&mut strings.into_iter()));
+                for item in items {
+                    scopes.push(item.as_str().ok_or_else(malformed)?);
+                }
             }
             Some(_) => return Err(malformed()),
         }
+        break;
     }
-    Ok(BTreeSet::new())
+    scopes.retain(|s| is_scope_token(s));
+    scopes.sort_unstable();
+    scopes.dedup();
+    Ok(scopes)
 }

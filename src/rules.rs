@@ -5,6 +5,7 @@ use crate::paths;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 /// Enforce (default) or only compute, log and count the decision.
 #[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +19,8 @@ pub enum Mode {
 /// One compiled rule.
 #[derive(Debug)]
 pub struct Rule {
-    pub name: String,
+    /// Shared with every decision this rule makes.
+    pub name: Rc<str>,
     pub matcher: Matcher,
     pub audiences: Vec<String>,
     pub scopes: Vec<String>,

@@ -59,7 +59,7 @@ impl Unverified<'_, '_> {
     /// What of this token the cache can keep ([`Parsed::revive`] gives it back).
     pub fn parsed(&self) -> Parsed {
         Parsed {
-            issuer: Rc::from(self.issuer.name.as_str()),
+            issuer: self.issuer.name.clone(),
             alg: self.alg,
             kid: self.kid.clone(),
             claims: self.claims.clone(),

@@ -147,7 +147,7 @@ fn check_contract(case: usize, d: &Decision, req: &Request) {
             let removed_at = d
                 .header_ops
                 .iter()
-                .position(|op| op == &audience_guard::HeaderOp::Remove(name.to_owned()));
+                .position(|op| op == &audience_guard::HeaderOp::Remove(name.into()));
             assert!(removed_at.is_some(), "case {case}: {name} kept");
         }
     }

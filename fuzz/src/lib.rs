@@ -286,7 +286,7 @@ pub fn set_headers(d: &Decision) -> Vec<(&str, &str)> {
     d.header_ops
         .iter()
         .filter_map(|op| match op {
-            HeaderOp::Set(n, v) => Some((n.as_str(), v.as_str())),
+            HeaderOp::Set(n, v) => Some((&**n, v.as_str())),
             HeaderOp::Remove(_) => None,
         })
         .collect()
@@ -385,7 +385,7 @@ pub fn check_decision(req: &Request, d: &Decision, signed: Option<&[u8]>) {
     for (name, _) in req.headers.iter() {
         if name.starts_with("x-jwt-") {
             assert!(
-                d.header_ops.contains(&HeaderOp::Remove(name.to_owned())),
+                d.header_ops.contains(&HeaderOp::Remove(name.into())),
                 "client-sent {name} not removed"
             );
         }

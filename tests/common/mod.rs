@@ -256,7 +256,7 @@ pub fn set_ops(d: &Decision) -> Vec<(String, String)> {
     d.header_ops
         .iter()
         .filter_map(|op| match op {
-            audience_guard::HeaderOp::Set(n, v) => Some((n.clone(), v.clone())),
+            audience_guard::HeaderOp::Set(n, v) => Some((n.to_string(), v.clone())),
             audience_guard::HeaderOp::Remove(_) => None,
         })
         .collect()
@@ -280,7 +280,7 @@ pub fn removed(d: &Decision) -> Vec<String> {
     d.header_ops
         .iter()
         .filter_map(|op| match op {
-            audience_guard::HeaderOp::Remove(n) => Some(n.clone()),
+            audience_guard::HeaderOp::Remove(n) => Some(n.to_string()),
             audience_guard::HeaderOp::Set(..) => None,
         })
         .collect()
