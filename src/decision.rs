@@ -186,6 +186,7 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The effective scopes one by one.
     pub fn effective_scopes(&self) -> impl Iterator<Item = &str> {
         self.effective_scopes.split(' ').filter(|s| !s.is_empty())
     }

@@ -463,23 +463,23 @@ pub(crate) fn is_scope_token(s: &str) -> bool {
 /// no rule can require it (configured scopes are scope-tokens), and forwarded in the
 /// space-separated scopes header it would read as other scopes than the filter granted
 /// (`["orders:read", "orders:write admin"]` is not a grant of `orders:write`).
-/// Sorted and without repeats; borrowed from the claims, as most are not forwarded.
+/// Sorted and without repeats; borrowed from the claims (a cache hit copies only the
+/// joined effective scopes).
 fn scopes_of<'c>(issuer: &Issuer, claims: &'c Object) -> Result<Vec<&'c str>, Failure> {
     let malformed = || Failure::new(Reason::InvalidToken, "token scope claim is malformed");
-    let mut scopes = Vec::new();
-    for name in &issuer.scope_claims {
-        match json::member(claims, name) {
-            None => continue,
-            Some(Value::String(s)) => scopes.extend(s.split(' ')),
-            Some(Value::Array(items)) => {
-                for item in items {
-                    scopes.push(item.as_str().ok_or_else(malformed)?);
-                }
-            }
-            Some(_) => return Err(malformed()),
-        }
-        break;
-    }
+    let present = issuer
+        .scope_claims
+        .iter()
+        .find_map(|name| json::member(claims, name));
+    let mut scopes = match present {
+        None => return Ok(Vec::new()),
+        Some(Value::String(s)) => s.split(' ').collect::<Vec<_>>(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(malformed))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(malformed()),
+    };
     scopes.retain(|s| is_scope_token(s));
     scopes.sort_unstable();
     scopes.dedup();
