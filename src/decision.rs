@@ -187,7 +187,7 @@ pub struct Caller {
 
 impl Caller {
     /// The effective scopes one by one.
-    pub fn effective_scopes(&self) -> impl Iterator<Item = &str> {
+    pub fn each_effective_scope(&self) -> impl Iterator<Item = &str> {
         self.effective_scopes.split(' ').filter(|s| !s.is_empty())
     }
 }

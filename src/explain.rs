@@ -34,7 +34,7 @@ pub fn explain(decision: &Decision) -> Value {
         "issuer": caller.issuer.as_deref(),
         "matched_audience": caller.matched_audience,
         "client": caller.client,
-        "effective_scopes": caller.effective_scopes().collect::<Vec<_>>(),
+        "effective_scopes": caller.each_effective_scope().collect::<Vec<_>>(),
         "headers_set": headers_set,
         "headers_removed": headers_removed,
         "www_authenticate": www_authenticate,
