@@ -124,36 +124,50 @@ pub fn identity_headers(
     ops: &mut Vec<HeaderOp>,
 ) -> Vec<String> {
     let mut dropped = Vec::new();
-    let mut set = |header: Option<&Rc<str>>, value: Option<String>, label: &str| {
-        if let (Some(header), Some(value)) = (header, value) {
-            if acceptable(&value) {
-                ops.push(HeaderOp::Set(header.clone(), value));
-            } else {
-                dropped.push(label.to_owned());
-            }
-        }
-    };
-    set(
-        forward.client_header.as_ref(),
-        caller.client.clone(),
-        "client",
-    );
     let scopes = &caller.effective_scopes;
-    set(
-        forward.scopes_header.as_ref(),
-        (!scopes.is_empty()).then(|| scopes.clone()),
-        "scopes",
-    );
-    set(
-        forward.audience_header.as_ref(),
-        caller.matched_audience.clone(),
-        "audience",
-    );
+    let outputs: [(Option<&Rc<str>>, &str, Option<&str>); 3] = [
+        (
+            forward.client_header.as_ref(),
+            "client",
+            caller.client.as_deref(),
+        ),
+        (
+            forward.scopes_header.as_ref(),
+            "scopes",
+            (!scopes.is_empty()).then_some(scopes.as_str()),
+        ),
+        (
+            forward.audience_header.as_ref(),
+            "audience",
+            caller.matched_audience.as_deref(),
+        ),
+    ];
+    for (header, label, value) in outputs {
+        if let Some(header) = header {
+            push_identity(ops, &mut dropped, header, label, value.map(str::to_owned));
+        }
+    }
     for (claim, header) in &forward.claims {
         let value = json::lookup(claims, claim).and_then(render_claim);
-        set(Some(header), value, claim);
+        push_identity(ops, &mut dropped, header, claim, value);
     }
     dropped
+}
+
+/// Sets `header` to `value` unless the value is unsafe to forward, then records `label`
+/// as dropped. Values are copied only for headers that are on.
+fn push_identity(
+    ops: &mut Vec<HeaderOp>,
+    dropped: &mut Vec<String>,
+    header: &Rc<str>,
+    label: &str,
+    value: Option<String>,
+) {
+    match value {
+        Some(value) if acceptable(&value) => ops.push(HeaderOp::Set(header.clone(), value)),
+        Some(_) => dropped.push(label.to_owned()),
+        None => {}
+    }
 }
 
 /// Strings as they are, numbers and booleans as JSON text, arrays of scalars joined by
