@@ -30,16 +30,26 @@ pub fn decide_cached(
         return unsafe_path(policy, header_ops);
     }
     let host = rules::host_without_port(&req.authority);
-    let rule_for = |path: &str| {
-        let info = RouteInfo {
+    let matches = |rule: &rules::Rule, path: &str, ignore_case: bool| {
+        rule.matcher.matches(&RouteInfo {
             method: &req.method,
             path,
             host: &host,
             route: req.route.as_deref(),
-        };
-        policy.rules.iter().position(|r| r.matcher.matches(&info))
+            ignore_case,
+        })
     };
+    // The first rule an upstream that ignores case would apply (`/HR` as `/hr`). It must
+    // be the rule the exact path selects, or the path cannot be matched safely; any rule
+    // the exact path matches earlier would have matched ignoring case too.
+    let rule_for = |path: &str| policy.rules.iter().position(|r| matches(r, path, true));
     let index = rule_for(path);
+    if index
+        .and_then(|i| policy.rules.get(i))
+        .is_some_and(|rule| !matches(rule, path, false))
+    {
+        return unsafe_path(policy, header_ops);
+    }
     // Envoy routes on the raw path; servlet upstreams drop `;parameters` from segments.
     // Both readings must select the same rule, or the path cannot be matched safely.
     if path.contains(';') && rule_for(&paths::without_parameters(path)) != index {

@@ -143,15 +143,19 @@ fn escaped_byte(decoded: u8) -> Result<(), UnsafePath> {
 }
 
 /// Segment-wise prefix match: `/orders` matches `/orders` and `/orders/1`, not
-/// `/orders-x`; a prefix ending in `/` matches anything that starts with it.
-pub fn prefix_matches(prefix: &str, path: &str) -> bool {
-    if prefix.ends_with('/') {
-        return path.starts_with(prefix);
-    }
-    match path.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
-    }
+/// `/orders-x`; a prefix ending in `/` matches anything that starts with it. With
+/// `ignore_case`, ASCII letters compare regardless of case (`/HR/x` under `/hr`).
+pub fn prefix_matches(prefix: &str, path: &str, ignore_case: bool) -> bool {
+    let Some(head) = path.get(..prefix.len()) else {
+        return false;
+    };
+    let head_matches = if ignore_case {
+        head.eq_ignore_ascii_case(prefix)
+    } else {
+        head == prefix
+    };
+    let rest = path.get(prefix.len()..).unwrap_or_default();
+    head_matches && (prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'))
 }
 
 #[cfg(test)]
@@ -231,12 +235,22 @@ mod tests {
 
     #[test]
     fn prefix_is_segment_wise() {
-        assert!(prefix_matches("/orders", "/orders"));
-        assert!(prefix_matches("/orders", "/orders/1"));
-        assert!(!prefix_matches("/orders", "/orders-x"));
-        assert!(!prefix_matches("/orders", "/order"));
-        assert!(prefix_matches("/api/", "/api/x"));
-        assert!(!prefix_matches("/api/", "/api"));
-        assert!(prefix_matches("/", "/anything"));
+        for ignore_case in [false, true] {
+            let matches = |prefix, path| prefix_matches(prefix, path, ignore_case);
+            assert!(matches("/orders", "/orders"));
+            assert!(matches("/orders", "/orders/1"));
+            assert!(!matches("/orders", "/orders-x"));
+            assert!(!matches("/orders", "/order"));
+            assert!(matches("/api/", "/api/x"));
+            assert!(!matches("/api/", "/api"));
+            assert!(matches("/", "/anything"));
+            assert!(
+                !matches("/a", "/\u{e9}"),
+                "the prefix ends inside a character"
+            );
+        }
+        assert!(!prefix_matches("/hr", "/HR/x", false));
+        assert!(prefix_matches("/hr", "/HR/x", true));
+        assert!(prefix_matches("/API/", "/api/x", true));
     }
 }

@@ -102,15 +102,23 @@ pub struct RouteInfo<'a> {
     /// `:authority` lower-cased, without port or trailing dot.
     pub host: &'a str,
     pub route: Option<&'a str>,
+    /// Compare the path's ASCII letters regardless of case (how a case-insensitive
+    /// upstream reads it).
+    pub ignore_case: bool,
 }
 
 impl Matcher {
     pub fn matches(&self, req: &RouteInfo) -> bool {
-        self.path.as_ref().is_none_or(|p| p == req.path)
-            && self
-                .prefix
-                .as_ref()
-                .is_none_or(|p| paths::prefix_matches(p, req.path))
+        self.path.as_ref().is_none_or(|p| {
+            if req.ignore_case {
+                p.eq_ignore_ascii_case(req.path)
+            } else {
+                p == req.path
+            }
+        }) && self
+            .prefix
+            .as_ref()
+            .is_none_or(|p| paths::prefix_matches(p, req.path, req.ignore_case))
             && self
                 .methods
                 .as_ref()
@@ -165,6 +173,7 @@ mod tests {
             path,
             host,
             route,
+            ignore_case: false,
         }
     }
 

@@ -215,6 +215,33 @@ fn audiences_only_on_rules_still_check_anonymous_and_unmatched_requests() {
     );
 }
 
+/// An upstream that ignores case reads `/HR` as `/hr`: a path that selects another rule
+/// when compared regardless of case is 400, so `unmatched: allow` cannot let `/HR` past
+/// the hr rule. Case elsewhere in the path (`/orders/ABC`) changes nothing.
+#[test]
+fn case_variants_of_a_rule_path_are_refused() {
+    let mut config = seed_config();
+    config["unmatched"] = json!("allow");
+    let p = policy(&config);
+    let t = rs256(&good_claims());
+    for path in ["/HR", "/Hr/x", "/ORDERS/1", "/Healthz"] {
+        assert_eq!(
+            outcome(&run(&p, &get(path, Some(&t)))),
+            (400, "invalid_path"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/ABC", Some(&t)))),
+        (200, "allowed")
+    );
+    assert_eq!(
+        outcome(&run(&p, &get("/Other", None))),
+        (200, "allowed"),
+        "no rule matches either way: unmatched"
+    );
+}
+
 /// Envoy routes on the raw path, servlet upstreams drop `;parameters`: a path whose two
 /// readings select different rules is 400 (`/healthz;x` is not the anonymous /healthz).
 #[test]

@@ -56,6 +56,19 @@ def test_upper_case_path_is_not_the_lower_case_rule(strict):
     not_allowed(r)
 
 
+def test_upper_case_path_is_400_even_when_unmatched_paths_pass(start_envoy):
+    # With `unmatched: allow`, `/HR` would otherwise match no rule and reach an upstream
+    # that may read it as `/hr`.
+    cfg = strict_config()
+    cfg["unmatched"] = "allow"
+    envoy = start_envoy(cfg)
+    for path in ["/HR", "/Hr/list", "/ORDERS/1"]:
+        assert_invalid_request(envoy.request("GET", path, token=orders_token()))
+        assert_invalid_request(envoy.request("GET", path))
+    assert_allowed(envoy.request("GET", "/orders/ABC", token=orders_token()))
+    assert_allowed(envoy.request("GET", "/Elsewhere"))
+
+
 def test_merged_slashes_still_match(strict):
     r = strict.request("GET", "//orders///1", token=orders_token())
     assert_allowed(r)
