@@ -125,7 +125,7 @@ pub fn identity_headers(
 ) -> Vec<String> {
     let mut dropped = Vec::new();
     let scopes = &caller.effective_scopes;
-    let outputs: [(Option<&Rc<str>>, &str, Option<&str>); 3] = [
+    let outputs = [
         (
             forward.client_header.as_ref(),
             "client",
