@@ -918,17 +918,34 @@ const FRAMING_HEADERS: [&str; 9] = [
 ];
 const FRAMING_WHY: &str = "names host or a header that frames the request; pick another name";
 
+/// Header families Envoy sets on every request and acts on (routing needs
+/// `x-forwarded-proto`; `x-envoy-*` sets timeouts and retries; `x-forwarded-client-cert`
+/// is the mTLS peer's identity): no output may set one, nor `strip_prefix` reach one.
+const ENVOY_HEADERS: [&str; 3] = ["x-forwarded-", "x-envoy-", "x-request-id"];
+const ENVOY_WHY: &str =
+    "names or reaches a header Envoy sets and acts on (x-forwarded-*, x-envoy-*, x-request-id); pick another name";
+
+/// `_` read as `-`, as [`Forward::is_output_header`] reads it: `x_forwarded_proto` strips
+/// `x-forwarded-proto`.
+fn dashed(name: &str) -> String {
+    name.replace('_', "-")
+}
+
 /// Output headers are distinct (a claim written to the scopes header would replace the
 /// effective scopes, and which one won would be an accident of order) and none is `host`
-/// or a framing header (nor does `strip_prefix` reach one), and with `keep_token` no
+/// or a framing header or one of Envoy's (nor does `strip_prefix` reach one), and with `keep_token` no
 /// token header is an output header, which every request has removed.
 fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), ConfigError> {
     if let Some(prefix) = &forward.strip_prefix {
-        if FRAMING_HEADERS
-            .iter()
-            .any(|h| h.starts_with(prefix.as_str()))
-        {
+        let prefix = dashed(prefix);
+        if FRAMING_HEADERS.iter().any(|h| h.starts_with(&prefix)) {
             return Err(ConfigError::new("forward.strip_prefix", FRAMING_WHY));
+        }
+        if ENVOY_HEADERS
+            .iter()
+            .any(|family| family.starts_with(&prefix) || prefix.starts_with(family))
+        {
+            return Err(ConfigError::new("forward.strip_prefix", ENVOY_WHY));
         }
     }
     let fixed = [
@@ -945,8 +962,15 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
         .map(|(claim, header)| (format!("forward.claims.{claim}"), &**header));
     let mut taken: Vec<&str> = Vec::new();
     for (path, header) in fixed.chain(claims) {
-        if FRAMING_HEADERS.contains(&header) {
+        let spelled = dashed(header);
+        if FRAMING_HEADERS.contains(&spelled.as_str()) {
             return Err(ConfigError::new(path, FRAMING_WHY));
+        }
+        if ENVOY_HEADERS
+            .iter()
+            .any(|family| spelled.starts_with(family))
+        {
+            return Err(ConfigError::new(path, ENVOY_WHY));
         }
         if taken.contains(&header) {
             return Err(ConfigError::new(

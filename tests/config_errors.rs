@@ -965,8 +965,41 @@ fn output_headers_naming_the_host_or_framing_the_request_are_refused() {
     // trailer and transfer-encoding away).
     let prefix = seed_with(|c| c["forward"]["strip_prefix"] = json!("t"));
     refused_at(&prefix, "forward.strip_prefix");
-    let fine = seed_with(|c| c["forward"]["strip_prefix"] = json!("x-"));
+    // `_` counts as `-` when incoming copies are stripped: `content_` reaches content-length.
+    let underscored = seed_with(|c| c["forward"]["strip_prefix"] = json!("content_"));
+    refused_at(&underscored, "forward.strip_prefix");
+    let fine = seed_with(|c| c["forward"]["strip_prefix"] = json!("x-auth-"));
     Policy::from_json(&fine.to_string()).unwrap();
+}
+
+/// Envoy routes on `x-forwarded-proto` (without it every request is 404), takes timeouts
+/// and retries from `x-envoy-*`, and tells upstreams the mTLS peer in
+/// `x-forwarded-client-cert`: no output header may be one, and `strip_prefix` may not
+/// reach one.
+#[test]
+fn output_headers_envoy_sets_and_acts_on_are_refused() {
+    for prefix in [
+        "x-",
+        "x",
+        "x-f",
+        "x_forwarded",
+        "x-forwarded-proto",
+        "x-e",
+        "x-envoy-",
+        "x-request",
+    ] {
+        let config = seed_with(|c| c["forward"]["strip_prefix"] = json!(prefix));
+        refused_at(&config, "forward.strip_prefix");
+    }
+    let xfcc = seed_with(|c| c["forward"]["claims"] = json!({"sub": "x-forwarded-client-cert"}));
+    refused_at(&xfcc, "forward.claims.sub");
+    let timeout =
+        seed_with(|c| c["forward"]["client_header"] = json!("x-envoy-upstream-rq-timeout-ms"));
+    refused_at(&timeout, "forward.client_header");
+    let underscored = seed_with(|c| c["forward"]["audience_header"] = json!("x_forwarded_proto"));
+    refused_at(&underscored, "forward.audience_header");
+    let request_id = seed_with(|c| c["forward"]["scopes_header"] = json!("x-request-id"));
+    refused_at(&request_id, "forward.scopes_header");
 }
 
 #[test]

@@ -120,6 +120,10 @@ CASES = {
     # test_policy_edges.py).
     "forward-claim-on-host": (_set(["forward", "claims"], {"tenant": "host"}), "forward.claims.tenant"),
     "strip-prefix-reaching-transfer-encoding": (_set(["forward", "strip_prefix"], "tr"), "forward.strip_prefix"),
+    # ... or one Envoy sets and routes on: without x-forwarded-proto every request is 404.
+    "strip-prefix-reaching-x-forwarded-proto": (_set(["forward", "strip_prefix"], "x-"), "forward.strip_prefix"),
+    "forward-claim-on-xfcc": (_set(["forward", "claims"], {"sub": "x-forwarded-client-cert"}),
+                              "forward.claims.sub"),
     # Host patterns that could never match as written.
     "host-with-port": (_set(["rules", 1, "match", "hosts"], ["api.example.com:443"]), "rules[1].match.hosts[0]"),
     "host-star-inside": (_set(["rules", 1, "match", "hosts"], ["*.example.com", "api.*.com"]), "rules[1].match.hosts[1]"),
