@@ -171,13 +171,15 @@ fn push_identity(
 }
 
 /// Strings as they are, numbers and booleans as JSON text, arrays of scalars joined by
-/// `,`, anything else as compact JSON, base64url-encoded. `null` is left out.
+/// `,`, anything else as compact JSON, base64url-encoded. `null` is left out. An array
+/// with a `,` inside a string counts as anything else: joined, `["a,b"]` would reach the
+/// upstream as the two values of `["a","b"]`.
 fn render_claim(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         Value::Number(_) | Value::Bool(_) => Some(value.to_string()),
-        Value::Array(items) if items.iter().all(is_scalar) => Some(
+        Value::Array(items) if items.iter().all(joins_unambiguously) => Some(
             items
                 .iter()
                 .map(|v| match v {
@@ -191,8 +193,12 @@ fn render_claim(value: &Value) -> Option<String> {
     }
 }
 
-fn is_scalar(value: &Value) -> bool {
-    matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
+fn joins_unambiguously(value: &Value) -> bool {
+    match value {
+        Value::String(s) => !s.contains(','),
+        Value::Number(_) | Value::Bool(_) => true,
+        _ => false,
+    }
 }
 
 /// Whether a value can reach the upstream exactly as the token holds it. Control
@@ -222,6 +228,11 @@ mod tests {
         );
         assert_eq!(render_claim(&json!({"a": 1})), Some("eyJhIjoxfQ".into()));
         assert_eq!(render_claim(&json!(null)), None);
+        // a comma inside a value would read as two values once joined
+        assert_eq!(
+            render_claim(&json!(["a,b", "c"])),
+            Some(Base64UrlSafeNoPadding::encode_to_string(r#"["a,b","c"]"#).unwrap())
+        );
     }
 
     /// An object claim is forwarded as the issuer wrote it: members in their order.

@@ -154,6 +154,13 @@ def test_claim_encodings(fwd):
     assert up.get("x-jwt-audience") == "orders-api"
 
 
+def test_array_with_a_comma_inside_a_value_is_sent_as_json(fwd):
+    # joined, ["eng,admin", "x"] would reach the upstream as three groups
+    r = fwd.request("GET", "/orders", token=scenario.token(arr=["eng,admin", "x"]))
+    assert_allowed(r)
+    assert _b64_json(r.upstream.get("x-jwt-arr")) == ["eng,admin", "x"]
+
+
 def test_absent_claim_sets_no_header(fwd):
     r = fwd.request("GET", "/orders", [("x-jwt-n", "spoof")], token=scenario.token())
     assert_allowed(r)
