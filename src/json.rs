@@ -1,4 +1,5 @@
-//! Strict JSON for token headers and payloads: duplicate member names are an error.
+//! Strict JSON for token headers and payloads, and for the documents fetched from the
+//! identity provider: duplicate member names are an error.
 //!
 //! `serde_json::Value` keeps the last of two equal keys; a JWT parser that does so lets
 //! an attacker show one value to one checker and another to the next (RFC 8725 §2.6

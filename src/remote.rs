@@ -4,6 +4,7 @@
 
 use crate::algorithm::Algorithm;
 use crate::config::ConfigError;
+use crate::json;
 use crate::keys::{self, VerifyingKey};
 use serde::Deserialize;
 use serde_json::Value;
@@ -115,11 +116,17 @@ pub fn split_uri(uri: &str) -> Option<(String, String)> {
     valid.then(|| (authority.to_owned(), path.to_owned()))
 }
 
+/// Why a fetched document was refused by [`json::parse_object`].
+const NOT_STRICT_JSON: &str =
+    "not one JSON object, or one with a repeated member name, a number beyond 2^53 or nesting deeper than 32";
+
 /// Reads a fetched JWKS: keys that cannot be used (private members, `oct`, unknown
 /// types, algorithms not allowed) are skipped; at least one usable key is required.
+/// The document is read as strictly as a token ([`json::parse_object`]): with a member
+/// named twice (`"keys"`, a key's `"kid"`) which one counts would depend on the parser.
 pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey>, &'static str> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
-    let list = value
+    let document = json::parse_object(body).ok_or(NOT_STRICT_JSON)?;
+    let list = document
         .get("keys")
         .and_then(Value::as_array)
         .ok_or("no \"keys\" array")?;
@@ -134,15 +141,14 @@ pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey
     Ok(usable)
 }
 
-/// Reads an OpenID discovery document: its `issuer` must be ours (OpenID Connect
-/// Discovery §4.3) and its `jwks_uri` an absolute http(s) URI.
+/// Reads an OpenID discovery document (strictly, as [`parse_jwks`]): its `issuer` must
+/// be ours (OpenID Connect Discovery §4.3) and its `jwks_uri` an absolute http(s) URI.
 pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<(String, String), &'static str> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|_| "discovery document is not JSON")?;
-    if value.get("issuer").and_then(Value::as_str) != Some(issuer) {
+    let document = json::parse_object(body).ok_or(NOT_STRICT_JSON)?;
+    if document.get("issuer").and_then(Value::as_str) != Some(issuer) {
         return Err("discovery document names another issuer");
     }
-    value
+    document
         .get("jwks_uri")
         .and_then(Value::as_str)
         .and_then(split_uri)
@@ -266,7 +272,7 @@ mod tests {
     fn fetched_jwks_skips_unusable_keys_but_needs_one() {
         assert_eq!(
             parse_jwks(b"nope", &[Algorithm::RS256]).err(),
-            Some("body is not JSON")
+            Some(NOT_STRICT_JSON)
         );
         assert_eq!(
             parse_jwks(br#"{"keys": 5}"#, &[Algorithm::RS256]).err(),
@@ -288,5 +294,28 @@ mod tests {
         );
         assert!(parse_discovery(doc, "https://other/").is_err());
         assert!(parse_discovery(br#"{"issuer": "https://idp/"}"#, "https://idp/").is_err());
+        let twice = br#"{"issuer": "https://idp/", "jwks_uri": "https://evil/k", "jwks_uri": "https://idp/keys"}"#;
+        assert_eq!(parse_discovery(twice, "https://idp/"), Err(NOT_STRICT_JSON));
+    }
+
+    /// Which of two `"keys"` (or two `"kid"`s in a key) would count depends on the
+    /// parser: such a document is refused whole, as a token would be.
+    #[test]
+    fn fetched_jwks_with_a_repeated_member_is_refused() {
+        let key = r#"{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        let fine = format!(r#"{{"keys": [{key}]}}"#);
+        assert!(parse_jwks(fine.as_bytes(), &[Algorithm::ES256]).is_ok());
+        let keys_twice = format!(r#"{{"keys": [], "keys": [{key}]}}"#);
+        let kid_twice = format!(
+            r#"{{"keys": [{}, "kid": "a", "kid": "b"}}]}}"#,
+            key.trim_end_matches('}')
+        );
+        for doc in [keys_twice, kid_twice] {
+            assert_eq!(
+                parse_jwks(doc.as_bytes(), &[Algorithm::ES256]).err(),
+                Some(NOT_STRICT_JSON),
+                "{doc}"
+            );
+        }
     }
 }
