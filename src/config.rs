@@ -692,6 +692,12 @@ fn compile_rule(raw: RawRule, index: usize, defaults: &[String]) -> Result<Rule,
                 "must not contain ';' (path parameters are not part of what a rule matches)",
             ));
         }
+        if value.as_ref().is_some_and(|p| p.contains(['?', '#'])) {
+            return Err(ConfigError::new(
+                format!("{match_path}.{field}"),
+                "must not contain '?' or '#': rules match the path without its query, so it could never match",
+            ));
+        }
     }
     let methods = match m.methods {
         None => None,

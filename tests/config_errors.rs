@@ -1215,3 +1215,13 @@ fn a_member_named_twice_anywhere_is_refused() {
         assert!(line.contains(member), "{line}");
     }
 }
+
+/// Rules match the path without its query or fragment: a rule path holding `?` or `#`
+/// could never match, so it is a mistake to report, not a rule to keep silently.
+#[test]
+fn rule_paths_with_a_query_are_refused() {
+    for (field, value) in [("path", "/orders?id=1"), ("prefix", "/orders#top")] {
+        let config = seed_with(|c| c["rules"][1]["match"] = json!({ field: value }));
+        refused_at(&config, &format!("rules[1].match.{field}"));
+    }
+}
