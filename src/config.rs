@@ -359,6 +359,7 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
             ));
         }
     }
+    check_case_twins(&rules)?;
     let service_audiences = service_audiences(&audiences, &rules);
     for rule in rules.iter_mut().filter(|r| r.audiences.is_empty()) {
         // An anonymous rule still checks a token that is present: against what the
@@ -924,12 +925,21 @@ const FRAMING_HEADERS: [&str; 9] = [
 ];
 const FRAMING_WHY: &str = "names host or a header that frames the request; pick another name";
 
-/// Header families Envoy sets on every request and acts on (routing needs
-/// `x-forwarded-proto`; `x-envoy-*` sets timeouts and retries; `x-forwarded-client-cert`
-/// is the mTLS peer's identity): no output may set one, nor `strip_prefix` reach one.
-const ENVOY_HEADERS: [&str; 3] = ["x-forwarded-", "x-envoy-", "x-request-id"];
+/// Headers Envoy sets on every request and acts on (routing needs `x-forwarded-proto`;
+/// `x-forwarded-client-cert` is the mTLS peer's identity), and the `x-envoy-` family
+/// (timeouts, retries): no output may set one, nor `strip_prefix` reach one. Other
+/// `x-forwarded-*` names (oauth2-proxy's `x-forwarded-user`, say) stay available.
+const ENVOY_HEADERS: [&str; 6] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-client-cert",
+    "x-request-id",
+];
+const ENVOY_PREFIX: &str = "x-envoy-";
 const ENVOY_WHY: &str =
-    "names or reaches a header Envoy sets and acts on (x-forwarded-*, x-envoy-*, x-request-id); pick another name";
+    "names or reaches a header Envoy sets and acts on (x-forwarded-for/-proto/-host/-port/-client-cert, x-request-id, x-envoy-*); pick another name";
 
 /// `_` read as `-`, as [`Forward::is_output_header`] reads it: `x_forwarded_proto` strips
 /// `x-forwarded-proto`.
@@ -947,9 +957,9 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
         if FRAMING_HEADERS.iter().any(|h| h.starts_with(&prefix)) {
             return Err(ConfigError::new("forward.strip_prefix", FRAMING_WHY));
         }
-        if ENVOY_HEADERS
-            .iter()
-            .any(|family| family.starts_with(&prefix) || prefix.starts_with(family))
+        if ENVOY_HEADERS.iter().any(|h| h.starts_with(&prefix))
+            || ENVOY_PREFIX.starts_with(&prefix)
+            || prefix.starts_with(ENVOY_PREFIX)
         {
             return Err(ConfigError::new("forward.strip_prefix", ENVOY_WHY));
         }
@@ -966,25 +976,23 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
         .claims
         .iter()
         .map(|(claim, header)| (format!("forward.claims.{claim}"), &**header));
-    let mut taken: Vec<&str> = Vec::new();
+    // Compared as spelled with `-`: a CGI upstream reads `x_jwt_a` and `x-jwt-a` as one.
+    let mut taken: Vec<String> = Vec::new();
     for (path, header) in fixed.chain(claims) {
         let spelled = dashed(header);
         if FRAMING_HEADERS.contains(&spelled.as_str()) {
             return Err(ConfigError::new(path, FRAMING_WHY));
         }
-        if ENVOY_HEADERS
-            .iter()
-            .any(|family| spelled.starts_with(family))
-        {
+        if ENVOY_HEADERS.contains(&spelled.as_str()) || spelled.starts_with(ENVOY_PREFIX) {
             return Err(ConfigError::new(path, ENVOY_WHY));
         }
-        if taken.contains(&header) {
+        if taken.contains(&spelled) {
             return Err(ConfigError::new(
                 path,
                 "names a header another output already sets: one would overwrite the other",
             ));
         }
-        taken.push(header);
+        taken.push(spelled);
     }
     if !forward.keep_token {
         return Ok(());
@@ -1002,6 +1010,33 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
         )),
         None => Ok(()),
     }
+}
+
+/// Two rules whose `path` (or `prefix`) differ only by ASCII case: a request for the
+/// later one matches the earlier one when case is ignored and is refused (400, see
+/// `decide`), so the later rule could never apply.
+fn check_case_twins(rules: &[Rule]) -> Result<(), ConfigError> {
+    let fields = |rule: &Rule| {
+        [
+            ("path", rule.matcher.path.clone()),
+            ("prefix", rule.matcher.prefix.clone()),
+        ]
+    };
+    for (j, later) in rules.iter().enumerate() {
+        for (i, earlier) in rules.iter().enumerate().take(j) {
+            for ((field, mine), (_, theirs)) in fields(later).into_iter().zip(fields(earlier)) {
+                if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                    if mine != theirs && mine.eq_ignore_ascii_case(&theirs) {
+                        return Err(ConfigError::new(
+                            format!("rules[{j}].match.{field}"),
+                            format!("differs from rules[{i}]'s only by case: paths are also compared regardless of case, so this rule could never apply; give both spellings one rule"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `s` can sit inside a quoted-string of a `WWW-Authenticate` header as it is.

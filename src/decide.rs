@@ -42,8 +42,9 @@ pub fn decide_cached(
     // The first rule an upstream that ignores case would apply (`/HR` as `/hr`). It must
     // be the rule the exact path selects, or the path cannot be matched safely; any rule
     // the exact path matches earlier would have matched ignoring case too.
-    let rule_for = |path: &str| policy.rules.iter().position(|r| matches(r, path, true));
-    let index = rule_for(path);
+    let first_rule_ignoring_case =
+        |path: &str| policy.rules.iter().position(|r| matches(r, path, true));
+    let index = first_rule_ignoring_case(path);
     if index
         .and_then(|i| policy.rules.get(i))
         .is_some_and(|rule| !matches(rule, path, false))
@@ -52,7 +53,7 @@ pub fn decide_cached(
     }
     // Envoy routes on the raw path; servlet upstreams drop `;parameters` from segments.
     // Both readings must select the same rule, or the path cannot be matched safely.
-    if path.contains(';') && rule_for(&paths::without_parameters(path)) != index {
+    if path.contains(';') && first_rule_ignoring_case(&paths::without_parameters(path)) != index {
         return unsafe_path(policy, header_ops);
     }
     let Some(rule) = index.and_then(|i| policy.rules.get(i)) else {

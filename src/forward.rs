@@ -154,8 +154,8 @@ pub fn identity_headers(
     dropped
 }
 
-/// Sets `header` to `value` unless the value is unsafe to forward, then records `label`
-/// as dropped. Values are copied only for headers that are on.
+/// Sets `header` to `value`; a value unsafe to forward is left out and `label` recorded
+/// as dropped. (The caller copies values only for headers that are on.)
 fn push_identity(
     ops: &mut Vec<HeaderOp>,
     dropped: &mut Vec<String>,
@@ -172,8 +172,9 @@ fn push_identity(
 
 /// Strings as they are, numbers and booleans as JSON text, arrays of scalars joined by
 /// `,`, anything else as compact JSON, base64url-encoded. `null` is left out. An array
-/// with a `,` inside a string counts as anything else: joined, `["a,b"]` would reach the
-/// upstream as the two values of `["a","b"]`.
+/// whose joined form a list parser would read otherwise counts as anything else: a `,`
+/// or `"` in a string (`["a,b"]` would read as two values, `["\"a", "b\""]` as one), or
+/// a string that is empty or has surrounding spaces (trimmed, `" admin"` reads `admin`).
 fn render_claim(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
@@ -195,7 +196,7 @@ fn render_claim(value: &Value) -> Option<String> {
 
 fn joins_unambiguously(value: &Value) -> bool {
     match value {
-        Value::String(s) => !s.contains(','),
+        Value::String(s) => !s.is_empty() && !s.contains([',', '"']) && s.trim() == s,
         Value::Number(_) | Value::Bool(_) => true,
         _ => false,
     }
@@ -228,11 +229,16 @@ mod tests {
         );
         assert_eq!(render_claim(&json!({"a": 1})), Some("eyJhIjoxfQ".into()));
         assert_eq!(render_claim(&json!(null)), None);
-        // a comma inside a value would read as two values once joined
-        assert_eq!(
-            render_claim(&json!(["a,b", "c"])),
-            Some(Base64UrlSafeNoPadding::encode_to_string(r#"["a,b","c"]"#).unwrap())
-        );
+        // values a list parser would read otherwise once joined
+        for array in [
+            json!(["a,b", "c"]),
+            json!(["x", " admin"]),
+            json!(["\"a", "b\""]),
+            json!(["", "b"]),
+        ] {
+            let json = Base64UrlSafeNoPadding::encode_to_string(array.to_string()).unwrap();
+            assert_eq!(render_claim(&array), Some(json), "{array}");
+        }
     }
 
     /// An object claim is forwarded as the issuer wrote it: members in their order.

@@ -91,9 +91,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-/// Deepest nesting of arrays and objects a token's header or payload may have (the
-/// top-level object counts as 1). Real claims nest a few levels; deeper is an attack on
-/// parsers, not data.
+/// Deepest nesting of arrays and objects a token's header or payload, or a fetched JWKS
+/// or discovery document, may have (the top-level object counts as 1). Real documents
+/// nest a few levels; deeper is an attack on parsers, not data.
 pub const MAX_DEPTH: usize = 32;
 
 /// Parses `bytes` as one JSON object; duplicate keys, trailing data, non-UTF-8, numbers

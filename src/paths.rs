@@ -14,7 +14,19 @@ pub enum UnsafePath {
     BadEscape,
     ControlCharacter,
     OverlongUtf8,
+    FoldsOntoAscii,
 }
+
+/// Characters that case-insensitive comparisons beyond ASCII fold onto ASCII letters
+/// (Java's `equalsIgnoreCase`, which Spring uses for case-insensitive paths: ı and İ are
+/// I/i, ſ is S, the Kelvin sign is K): `/adm%C4%B1n` is `/ADMIN` to such an upstream,
+/// where the rules, which ignore ASCII case only, would not see `/admin`.
+const FOLDS_ONTO_ASCII: [&[u8]; 4] = [
+    "\u{131}".as_bytes(),  // dotless i
+    "\u{130}".as_bytes(),  // capital I with dot above
+    "\u{17f}".as_bytes(),  // long s
+    "\u{212a}".as_bytes(), // Kelvin sign
+];
 
 /// The path as servlet-style upstreams (Tomcat, Spring, Jetty) read it: every segment's
 /// `;parameters` dropped (`/hr;x=1/list` → `/hr/list`). A request must select the same
@@ -42,8 +54,9 @@ pub fn strip_query(path: &str) -> &str {
 /// control characters, and percent-escapes of `/`, `\`, `.` or of any other unreserved
 /// character (an upstream that decodes them would see a different path than the rules),
 /// also escaped twice (`%252e`: `%25` is `%`) or as overlong UTF-8 (`%C0%AE`), as well as
-/// malformed escapes. Escapes of other bytes (`%20`, UTF-8) are fine. Segment
-/// checks apply after `;parameters` are dropped ([`without_parameters`]).
+/// malformed escapes, and characters that fold onto ASCII letters ([`FOLDS_ONTO_ASCII`]),
+/// raw or escaped. Escapes of other bytes (`%20`, UTF-8) are fine. Segment checks apply
+/// after `;parameters` are dropped ([`without_parameters`]).
 pub fn check(path: &str) -> Result<(), UnsafePath> {
     if path == "*" {
         return Ok(());
@@ -85,6 +98,15 @@ pub fn check(path: &str) -> Result<(), UnsafePath> {
         match segment {
             "." | ".." => return Err(UnsafePath::DotSegment),
             _ => {}
+        }
+    }
+    if !path.is_ascii() || path.contains('%') {
+        let decoded: Vec<u8> = percent_decoded(path.as_bytes()).collect();
+        if FOLDS_ONTO_ASCII
+            .iter()
+            .any(|c| decoded.windows(c.len()).any(|w| w == *c))
+        {
+            return Err(UnsafePath::FoldsOntoAscii);
         }
     }
     if path.len() > 1 && path.split('/').skip(1).any(str::is_empty) {
@@ -161,6 +183,23 @@ pub fn prefix_matches(prefix: &str, path: &str, ignore_case: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_that_fold_onto_ascii_are_refused() {
+        for path in [
+            "/adm%C4%B1n",
+            "/adm%c4%b0n",
+            "/%C5%BFecret",
+            "/%E2%84%AAeys",
+            "/admın",
+            "/x;p/adm%C4%B1n",
+        ] {
+            assert_eq!(check(path), Err(UnsafePath::FoldsOntoAscii), "{path}");
+        }
+        for path in ["/caf%C3%A9", "/café", "/%C4%B2"] {
+            assert_eq!(check(path), Ok(()), "{path}");
+        }
+    }
 
     #[test]
     fn unsafe_paths_are_refused() {

@@ -118,7 +118,7 @@ pub fn split_uri(uri: &str) -> Option<(String, String)> {
 
 /// Why a fetched document was refused by [`json::parse_object`].
 const NOT_STRICT_JSON: &str =
-    "not one JSON object, or one with a repeated member name, a number beyond 2^53 or nesting deeper than 32";
+    "not one JSON object, or one with a repeated member name, a number beyond ±(2^53 - 1) or too deep a nesting";
 
 /// Reads a fetched JWKS: keys that cannot be used (private members, `oct`, unknown
 /// types, algorithms not allowed) are skipped; at least one usable key is required.

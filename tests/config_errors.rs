@@ -1225,3 +1225,49 @@ fn rule_paths_with_a_query_are_refused() {
         refused_at(&config, &format!("rules[1].match.{field}"));
     }
 }
+
+/// Only Envoy's own `x-forwarded-*` names are refused: oauth2-proxy's
+/// `x-forwarded-user`/`-email`/`-groups` stay available to deployments migrating from it.
+#[test]
+fn other_x_forwarded_names_are_fine() {
+    let config = seed_with(|c| {
+        c["forward"]["claims"] = json!({"sub": "x-forwarded-user", "email": "x-forwarded-email"});
+        c["forward"]["strip_prefix"] = json!("x-forwarded-user");
+    });
+    Policy::from_json(&config.to_string()).unwrap();
+}
+
+/// `_` counts as `-` (a CGI upstream reads both as `HTTP_X_JWT_A`): spelled either way,
+/// a framing header is refused and two outputs are one header.
+#[test]
+fn output_headers_are_compared_with_underscores_as_dashes() {
+    let framing = seed_with(|c| c["forward"]["claims"] = json!({"x": "content_length"}));
+    refused_at(&framing, "forward.claims.x");
+    let twice = seed_with(|c| {
+        c["forward"]["client_header"] = json!("x-jwt-a");
+        c["forward"]["claims"] = json!({"sub": "x_jwt_a"});
+    });
+    refused_at(&twice, "forward.claims.sub");
+}
+
+/// Paths are also compared regardless of case, so of two rules whose paths differ only
+/// by case the later could never apply: a mistake to report.
+#[test]
+fn rules_differing_only_by_case_are_refused() {
+    for field in ["path", "prefix"] {
+        let config = seed_with(|c| {
+            c["rules"] = json!([
+                {"match": {field: "/Admin"}, "scopes": ["a"]},
+                {"match": {field: "/admin"}, "scopes": ["b"]}
+            ])
+        });
+        refused_at(&config, &format!("rules[1].match.{field}"));
+    }
+    let same = seed_with(|c| {
+        c["rules"] = json!([
+            {"match": {"prefix": "/admin", "methods": ["GET"]}, "scopes": ["a"]},
+            {"match": {"prefix": "/admin"}, "scopes": ["b"]}
+        ])
+    });
+    Policy::from_json(&same.to_string()).unwrap();
+}

@@ -224,7 +224,16 @@ fn case_variants_of_a_rule_path_are_refused() {
     config["unmatched"] = json!("allow");
     let p = policy(&config);
     let t = rs256(&good_claims());
-    for path in ["/HR", "/Hr/x", "/ORDERS/1", "/Healthz"] {
+    // also behind `;parameters`, and spelled with a character that folds onto ASCII
+    for path in [
+        "/HR",
+        "/Hr/x",
+        "/ORDERS/1",
+        "/Healthz",
+        "/HR;x/list",
+        "/hr;x/LIST",
+        "/orders/%C5%BF",
+    ] {
         assert_eq!(
             outcome(&run(&p, &get(path, Some(&t)))),
             (400, "invalid_path"),

@@ -47,9 +47,8 @@ fn implemented_callbacks(source: &str) -> Vec<String> {
     let mut in_sdk_impl = false;
     for line in source.lines() {
         if line.starts_with("impl ") {
-            in_sdk_impl = ["Context for", "RootContext for", "HttpContext for"]
-                .iter()
-                .any(|t| line.contains(t));
+            // `Context for` also covers `RootContext for` and `HttpContext for`.
+            in_sdk_impl = line.contains("Context for");
         } else if line.starts_with('}') {
             in_sdk_impl = false;
         } else if in_sdk_impl {
