@@ -948,9 +948,9 @@ fn dashed(name: &str) -> String {
 }
 
 /// Output headers are distinct (a claim written to the scopes header would replace the
-/// effective scopes, and which one won would be an accident of order) and none is `host`
-/// or a framing header or one of Envoy's (nor does `strip_prefix` reach one), and with `keep_token` no
-/// token header is an output header, which every request has removed.
+/// effective scopes, and which one won would be an accident of order) and none is `host`,
+/// a framing header or one of Envoy's (nor does `strip_prefix` reach one), and with
+/// `keep_token` no token header is an output header, which every request has removed.
 fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), ConfigError> {
     if let Some(prefix) = &forward.strip_prefix {
         let prefix = dashed(prefix);
@@ -1016,17 +1016,17 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
 /// later one matches the earlier one when case is ignored and is refused (400, see
 /// `decide`), so the later rule could never apply.
 fn check_case_twins(rules: &[Rule]) -> Result<(), ConfigError> {
-    let fields = |rule: &Rule| {
+    fn fields(rule: &Rule) -> [(&'static str, Option<&str>); 2] {
         [
-            ("path", rule.matcher.path.clone()),
-            ("prefix", rule.matcher.prefix.clone()),
+            ("path", rule.matcher.path.as_deref()),
+            ("prefix", rule.matcher.prefix.as_deref()),
         ]
-    };
+    }
     for (j, later) in rules.iter().enumerate() {
         for (i, earlier) in rules.iter().enumerate().take(j) {
             for ((field, mine), (_, theirs)) in fields(later).into_iter().zip(fields(earlier)) {
                 if let (Some(mine), Some(theirs)) = (mine, theirs) {
-                    if mine != theirs && mine.eq_ignore_ascii_case(&theirs) {
+                    if mine != theirs && mine.eq_ignore_ascii_case(theirs) {
                         return Err(ConfigError::new(
                             format!("rules[{j}].match.{field}"),
                             format!("differs from rules[{i}]'s only by case: paths are also compared regardless of case, so this rule could never apply; give both spellings one rule"),

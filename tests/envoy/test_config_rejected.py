@@ -124,6 +124,10 @@ CASES = {
     "strip-prefix-reaching-x-forwarded-proto": (_set(["forward", "strip_prefix"], "x-"), "forward.strip_prefix"),
     "forward-claim-on-xfcc": (_set(["forward", "claims"], {"sub": "x-forwarded-client-cert"}),
                               "forward.claims.sub"),
+    # Rule paths that could never apply: a query (matched without it), or a twin of an
+    # earlier rule's path that differs only by case (paths are also compared ignoring case).
+    "rule-path-with-query": (_set(["rules", 1, "match"], {"path": "/orders?x=1"}), "rules[1].match.path"),
+    "rule-prefix-case-twin": (_set(["rules", 2, "match"], {"prefix": "/Orders"}), "rules[2].match.prefix"),
     # Host patterns that could never match as written.
     "host-with-port": (_set(["rules", 1, "match", "hosts"], ["api.example.com:443"]), "rules[1].match.hosts[0]"),
     "host-star-inside": (_set(["rules", 1, "match", "hosts"], ["*.example.com", "api.*.com"]), "rules[1].match.hosts[1]"),

@@ -104,6 +104,12 @@ def test_overlong_utf8_escapes_are_400(strict, path):
     assert strict.counter("requests_denied_invalid_path") == before + 1
 
 
+@pytest.mark.parametrize("path", ["/hr/%C4%B1", "/orders/%E2%84%AA", "/orders/%c5%bf"])
+def test_characters_that_fold_onto_ascii_are_400(strict, path):
+    # Java's equalsIgnoreCase reads ı as I, K (Kelvin) as K, ſ as S.
+    assert_invalid_request(strict.request("GET", path, token=orders_token()))
+
+
 def test_utf8_escapes_are_fine(strict):
     assert_allowed(strict.request("GET", "/orders/caf%C3%A9/%F0%9F%98%80", token=orders_token()))
 

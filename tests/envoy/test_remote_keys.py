@@ -2,6 +2,7 @@
 row; HOSTILE.md "Keys fetched at run time"). A stand-in IdP on loopback serves the JWKS."""
 
 import itertools
+import json
 import time
 
 import pytest
@@ -184,6 +185,14 @@ def test_jwks_over_one_mib_is_refused_without_trap(launch):
     assert_unavailable(env.request("GET", "/orders", token=scenario.token()))
     assert env.counter("jwks_fetch_failed") >= 1 and env.counter("jwks_fetch_ok") == 0
     assert env.alive()
+
+
+def test_fetched_jwks_with_a_repeated_member_is_refused(launch):
+    # Which of two "keys" counts would depend on the parser: refused whole, as a token is.
+    good = json.dumps(jwtkit.jwks(K().rsa)["keys"])
+    env, _ = launch('{"keys": [], "keys": %s}' % good, timeout_ms=1000)
+    assert_unavailable(env.request("GET", "/orders", token=scenario.token()))
+    assert env.counter("jwks_fetch_failed") >= 1 and env.counter("jwks_fetch_ok") == 0
 
 
 def test_fetched_jwks_skips_private_and_oct_keys(launch):
