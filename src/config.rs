@@ -4,7 +4,7 @@
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::cache::CacheConfig;
 use crate::claims::ClaimCondition;
-use crate::forward::Forward;
+use crate::forward::{self, Forward};
 use crate::keys::{self, KeySpec};
 use crate::policy::{
     is_scope_token, Allowance, Issuer, KeySource, MissingAudience, MultipleAudiences, Policy,
@@ -941,19 +941,13 @@ const ENVOY_PREFIX: &str = "x-envoy-";
 const ENVOY_WHY: &str =
     "names or reaches a header Envoy sets and acts on (x-forwarded-for/-proto/-host/-port/-client-cert, x-request-id, x-envoy-*); pick another name";
 
-/// `_` read as `-`, as [`Forward::is_output_header`] reads it: `x_forwarded_proto` strips
-/// `x-forwarded-proto`.
-fn dashed(name: &str) -> String {
-    name.replace('_', "-")
-}
-
 /// Output headers are distinct (a claim written to the scopes header would replace the
 /// effective scopes, and which one won would be an accident of order) and none is `host`,
 /// a framing header or one of Envoy's (nor does `strip_prefix` reach one), and with
 /// `keep_token` no token header is an output header, which every request has removed.
 fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), ConfigError> {
     if let Some(prefix) = &forward.strip_prefix {
-        let prefix = dashed(prefix);
+        let prefix = forward::dashed(prefix);
         if FRAMING_HEADERS.iter().any(|h| h.starts_with(&prefix)) {
             return Err(ConfigError::new("forward.strip_prefix", FRAMING_WHY));
         }
@@ -979,7 +973,7 @@ fn check_forward(forward: &Forward, sources: &TokenSources) -> Result<(), Config
     // Compared as spelled with `-`: a CGI upstream reads `x_jwt_a` and `x-jwt-a` as one.
     let mut taken: Vec<String> = Vec::new();
     for (path, header) in fixed.chain(claims) {
-        let spelled = dashed(header);
+        let spelled = forward::dashed(header);
         if FRAMING_HEADERS.contains(&spelled.as_str()) {
             return Err(ConfigError::new(path, FRAMING_WHY));
         }

@@ -45,10 +45,8 @@ pub fn decide_cached(
     let first_rule_ignoring_case =
         |path: &str| policy.rules.iter().position(|r| matches(r, path, true));
     let index = first_rule_ignoring_case(path);
-    if index
-        .and_then(|i| policy.rules.get(i))
-        .is_some_and(|rule| !matches(rule, path, false))
-    {
+    let rule = index.and_then(|i| policy.rules.get(i));
+    if rule.is_some_and(|rule| !matches(rule, path, false)) {
         return unsafe_path(policy, header_ops);
     }
     // Envoy routes on the raw path; servlet upstreams drop `;parameters` from segments.
@@ -56,7 +54,7 @@ pub fn decide_cached(
     if path.contains(';') && first_rule_ignoring_case(&paths::without_parameters(path)) != index {
         return unsafe_path(policy, header_ops);
     }
-    let Some(rule) = index.and_then(|i| policy.rules.get(i)) else {
+    let Some(rule) = rule else {
         return unmatched(policy, cache, req, now, header_ops);
     };
     let name = Some(rule.name.clone());

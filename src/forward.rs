@@ -54,6 +54,12 @@ fn same_spelling(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| dash(x) == dash(y))
 }
 
+/// A header name as [`same_spelling`] reads it, `_` written as `-`: the configuration
+/// checks compare output headers in this form (`x_forwarded_proto` is `x-forwarded-proto`).
+pub fn dashed(name: &str) -> String {
+    name.replace('_', "-")
+}
+
 /// Header changes every forwarded request gets, whatever the decision: incoming copies
 /// of output headers removed, and the token removed unless `keep_token`.
 pub fn sanitize(policy: &Policy, req: &Request) -> Vec<HeaderOp> {
