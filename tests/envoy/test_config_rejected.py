@@ -128,6 +128,10 @@ CASES = {
     # earlier rule's path that differs only by case (paths are also compared ignoring case).
     "rule-path-with-query": (_set(["rules", 1, "match"], {"path": "/orders?x=1"}), "rules[1].match.path"),
     "rule-prefix-case-twin": (_set(["rules", 2, "match"], {"prefix": "/Orders"}), "rules[2].match.prefix"),
+    # Two outputs one CGI upstream reads as the same header (`_` is `-` to it).
+    "outputs-differing-by-underscore": (lambda c: c["forward"].update(client_header="x-jwt-a",
+                                                                      claims={"sub": "x_jwt_a"}),
+                                        "forward.claims.sub"),
     # Host patterns that could never match as written.
     "host-with-port": (_set(["rules", 1, "match", "hosts"], ["api.example.com:443"]), "rules[1].match.hosts[0]"),
     "host-star-inside": (_set(["rules", 1, "match", "hosts"], ["*.example.com", "api.*.com"]), "rules[1].match.hosts[1]"),

@@ -154,11 +154,13 @@ def test_claim_encodings(fwd):
     assert up.get("x-jwt-audience") == "orders-api"
 
 
-def test_array_with_a_comma_inside_a_value_is_sent_as_json(fwd):
-    # joined, ["eng,admin", "x"] would reach the upstream as three groups
-    r = fwd.request("GET", "/orders", token=scenario.token(arr=["eng,admin", "x"]))
+@pytest.mark.parametrize("arr", [["eng,admin", "x"], ["x", " admin"], ['"a', 'b"'], ["", "b"]],
+                         ids=["comma", "padded", "quotes", "empty"])
+def test_array_a_list_parser_would_misread_is_sent_as_json(fwd, arr):
+    # joined, ["eng,admin", "x"] would reach the upstream as three groups, " admin" as admin
+    r = fwd.request("GET", "/orders", token=scenario.token(arr=arr))
     assert_allowed(r)
-    assert _b64_json(r.upstream.get("x-jwt-arr")) == ["eng,admin", "x"]
+    assert _b64_json(r.upstream.get("x-jwt-arr")) == arr
 
 
 def test_absent_claim_sets_no_header(fwd):
