@@ -60,6 +60,12 @@ fn never_empty<T>(list: Vec<T>, path: &str, why: &str) -> Result<Vec<T>, ConfigE
     Ok(list)
 }
 
+/// A `match` condition's list, when given: non-empty strings, and not an empty list.
+fn match_list(list: Option<Vec<String>>, path: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    list.map(|list| strings(never_empty(list, path, NEVER_MATCHES)?, path))
+        .transpose()
+}
+
 /// The audiences this service answers to: the top-level list, or else every audience
 /// its rules name (first seen first). They check a token on an anonymous rule without
 /// audiences of its own and on a request no rule matches (`unmatched: deny`).
@@ -116,32 +122,18 @@ pub(super) fn compile_rule(
             ));
         }
     }
-    let methods = match m.methods {
+    let methods = match_list(m.methods, &format!("{match_path}.methods"))?
+        .map(|list| list.iter().map(|s| s.to_ascii_uppercase()).collect());
+    let hosts = match match_list(m.hosts, &format!("{match_path}.hosts"))? {
         None => None,
         Some(list) => Some(
-            strings(
-                never_empty(list, &format!("{match_path}.methods"), NEVER_MATCHES)?,
-                &format!("{match_path}.methods"),
-            )?
-            .into_iter()
-            .map(|s| s.to_ascii_uppercase())
-            .collect(),
-        ),
-    };
-    let hosts = match m.hosts {
-        None => None,
-        Some(list) => Some(
-            strings(
-                never_empty(list, &format!("{match_path}.hosts"), NEVER_MATCHES)?,
-                &format!("{match_path}.hosts"),
-            )?
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                HostPattern::parse(h)
-                    .map_err(|why| ConfigError::new(format!("{match_path}.hosts[{i}]"), why))
-            })
-            .collect::<Result<_, _>>()?,
+            list.iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    HostPattern::parse(h)
+                        .map_err(|why| ConfigError::new(format!("{match_path}.hosts[{i}]"), why))
+                })
+                .collect::<Result<_, _>>()?,
         ),
     };
     let claims = raw
