@@ -1,14 +1,14 @@
 //! The plugin configuration: serde wire types (unknown fields are errors) and their
 //! compilation into an immutable [`Policy`], with every error naming its JSON path.
-//! This module holds the top level (audiences, clients, responses) and the order of the
-//! checks; the `issuers`, `rules` and `token`/`forward` sections are compiled by its
-//! child modules `issuer`, `rule` and `token_forward`.
+//! This module holds the top level (audiences, clients, multiple_audiences, responses),
+//! the helpers every section shares (`given`, `strings`, `scopes`) and the order of the
+//! checks; the `issuers`, `rules` and `token`/`forward` sections (wire types and checks)
+//! are in its child modules `issuer`, `rule` and `token_forward`.
 
 use crate::cache::CacheConfig;
 use crate::policy::{
     is_scope_token, Allowance, MissingAudience, MultipleAudiences, Policy, Responses, Unmatched,
 };
-use crate::rules::metric_label;
 use crate::unique_members::NoDuplicates;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -19,7 +19,7 @@ mod rule;
 mod token_forward;
 
 use issuer::{compile_issuer, RawIssuer};
-use rule::{check_case_twins, compile_rule, service_audiences, RawRule};
+use rule::{check_case_twins, check_counter_names, compile_rule, service_audiences, RawRule};
 use token_forward::{check_forward, compile_forward, compile_sources, RawForward, RawToken};
 
 /// A configuration problem, located by its JSON path (`rules[2].scopes`).
@@ -220,15 +220,7 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
         .enumerate()
         .map(|(i, r)| compile_rule(r, i, &audiences))
         .collect::<Result<Vec<_>, _>>()?;
-    let labels: Vec<String> = rules.iter().map(|r| metric_label(&r.name)).collect();
-    for (i, label) in labels.iter().enumerate() {
-        if let Some(j) = labels.iter().take(i).position(|l| l == label) {
-            return Err(ConfigError::new(
-                format!("rules[{i}].name"),
-                format!("names the same counters as rules[{j}] (rule_{label}_*): rule names must differ in their letters and digits"),
-            ));
-        }
-    }
+    check_counter_names(&rules)?;
     check_case_twins(&rules)?;
     let service_audiences = service_audiences(&audiences, &rules);
     for rule in rules.iter_mut().filter(|r| r.audiences.is_empty()) {
