@@ -179,8 +179,8 @@ pub(super) fn compile_rule(
     })
 }
 
-/// Each rule's counters are named after its name's letters and digits
-/// ([`metric_label`]): two rules whose names differ only otherwise would share them.
+/// Each rule's counters are named by [`metric_label`] of its name (every character but
+/// letters and digits written as `_`): `orders-read` and `orders_read` would share them.
 pub(super) fn check_counter_names(rules: &[Rule]) -> Result<(), ConfigError> {
     let labels: Vec<String> = rules.iter().map(|r| metric_label(&r.name)).collect();
     for (i, label) in labels.iter().enumerate() {
