@@ -19,7 +19,7 @@ mod rule;
 mod token_forward;
 
 use issuer::{compile_issuer, RawIssuer};
-use rule::{check_case_twins, check_counter_names, compile_rule, service_audiences, RawRule};
+use rule::{check_case_twins, compile_rule, service_audiences, RawRule};
 use token_forward::{check_forward, compile_forward, compile_sources, RawForward, RawToken};
 
 /// A configuration problem, located by its JSON path (`rules[2].scopes`).
@@ -220,7 +220,6 @@ fn compile(raw: RawConfig) -> Result<Policy, ConfigError> {
         .enumerate()
         .map(|(i, r)| compile_rule(r, i, &audiences))
         .collect::<Result<Vec<_>, _>>()?;
-    check_counter_names(&rules)?;
     check_case_twins(&rules)?;
     let service_audiences = service_audiences(&audiences, &rules);
     for rule in rules.iter_mut().filter(|r| r.audiences.is_empty()) {

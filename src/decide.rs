@@ -39,22 +39,23 @@ pub fn decide_cached(
             ignore_case,
         })
     };
-    // The first rule an upstream that ignores case would apply (`/HR` as `/hr`). It must
-    // be the rule the exact path selects, or the path cannot be matched safely; any rule
-    // the exact path matches earlier would have matched ignoring case too.
+    let index = policy.rules.iter().position(|r| matches(r, path, false));
+    // Other readings of the path an upstream may apply: ignoring case (`/HR` as `/hr`),
+    // and, as servlet containers do, without `;parameters` (Envoy routes on the raw
+    // path). Each must select the rule the exact path selects, or the path cannot be
+    // matched safely — unless no rule matches it exactly and unmatched requests are
+    // denied: then it is denied as unmatched, whichever rule another reading selects.
     let first_rule_ignoring_case =
         |path: &str| policy.rules.iter().position(|r| matches(r, path, true));
-    let index = first_rule_ignoring_case(path);
-    let rule = index.and_then(|i| policy.rules.get(i));
-    if rule.is_some_and(|rule| !matches(rule, path, false)) {
+    let denied_anyway = index.is_none() && policy.unmatched == Unmatched::Deny;
+    if !denied_anyway
+        && (first_rule_ignoring_case(path) != index
+            || (path.contains(';')
+                && first_rule_ignoring_case(&paths::without_parameters(path)) != index))
+    {
         return unsafe_path(policy, header_ops);
     }
-    // Envoy routes on the raw path; servlet upstreams drop `;parameters` from segments.
-    // Both readings must select the same rule, or the path cannot be matched safely.
-    if path.contains(';') && first_rule_ignoring_case(&paths::without_parameters(path)) != index {
-        return unsafe_path(policy, header_ops);
-    }
-    let Some(rule) = rule else {
+    let Some(rule) = index.and_then(|i| policy.rules.get(i)) else {
         return unmatched(policy, cache, req, now, header_ops);
     };
     let name = Some(rule.name.clone());

@@ -1,7 +1,8 @@
 //! Envoy counters. Every worker's VM defines the same names, and Envoy keeps one
 //! counter per name, so the values are summed over workers. Besides the totals of
 //! SPEC §3, each rule has `rule_<label>_{allowed,denied,dry_run_denied}`, the label
-//! being [`metric_label`] of its name (unique per configuration).
+//! being [`metric_label`] of its name: rules whose labels coincide (a name given
+//! twice) define the same names, so Envoy gives them one set of counters.
 
 use crate::cache::CacheUse;
 use crate::decision::Reason;

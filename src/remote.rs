@@ -141,12 +141,17 @@ pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey
     Ok(usable)
 }
 
-/// Reads an OpenID discovery document (strictly, as [`parse_jwks`]): its `issuer` must
-/// be ours (OpenID Connect Discovery §4.3) and its `jwks_uri` an absolute http(s) URI.
+/// Reads an OpenID discovery document (strictly, as [`parse_jwks`]): an `issuer` it
+/// names must be ours (OpenID Connect Discovery §4.3: a document for another issuer
+/// means a misdirected `uri`), and its `jwks_uri` must be an absolute http(s) URI. A
+/// document without `issuer` (a minimal one some IdPs and stubs serve) is read for its
+/// `jwks_uri` alone: it came from the configured cluster and names no other issuer.
 pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<(String, String), &'static str> {
     let document = json::parse_object(body).ok_or(NOT_STRICT_JSON)?;
-    if document.get("issuer").and_then(Value::as_str) != Some(issuer) {
-        return Err("discovery document names another issuer");
+    match document.get("issuer") {
+        None => {}
+        Some(named) if named.as_str() == Some(issuer) => {}
+        Some(_) => return Err("discovery document names another issuer"),
     }
     document
         .get("jwks_uri")
@@ -286,13 +291,25 @@ mod tests {
     }
 
     #[test]
-    fn discovery_must_name_our_issuer() {
+    fn discovery_must_not_name_another_issuer() {
         let doc = br#"{"issuer": "https://idp/", "jwks_uri": "https://idp/keys"}"#;
         assert_eq!(
             parse_discovery(doc, "https://idp/"),
             Ok(("idp".into(), "/keys".into()))
         );
         assert!(parse_discovery(doc, "https://other/").is_err());
+        let unnamed = br#"{"jwks_uri": "https://idp/keys"}"#;
+        assert_eq!(
+            parse_discovery(unnamed, "https://idp/"),
+            Ok(("idp".into(), "/keys".into()))
+        );
+        for not_ours in [r#""https://IDP/""#, "null", "5", r#"["https://idp/"]"#] {
+            let doc = format!(r#"{{"issuer": {not_ours}, "jwks_uri": "https://idp/keys"}}"#);
+            assert!(
+                parse_discovery(doc.as_bytes(), "https://idp/").is_err(),
+                "{not_ours}"
+            );
+        }
         assert!(parse_discovery(br#"{"issuer": "https://idp/"}"#, "https://idp/").is_err());
         let twice = br#"{"issuer": "https://idp/", "jwks_uri": "https://evil/k", "jwks_uri": "https://idp/keys"}"#;
         assert_eq!(parse_discovery(twice, "https://idp/"), Err(NOT_STRICT_JSON));

@@ -206,6 +206,25 @@ fn config_with_sources(sources: Value) -> Value {
     c
 }
 
+/// `"Bearer "` (Envoy jwt_authn's `value_prefix` spelling) names the scheme `Bearer`.
+#[test]
+fn a_prefix_with_trailing_spaces_names_the_scheme() {
+    let p = policy(&config_with_sources(
+        json!([{"header": "authorization", "prefix": "Bearer  "}]),
+    ));
+    let t = good_token();
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/1", Some(t)))),
+        (200, "allowed")
+    );
+    let req = add_header(
+        get("/orders/1", None),
+        "authorization",
+        format!("bearer   {t}").as_bytes(),
+    );
+    assert_eq!(outcome(&run(&p, &req)), (200, "allowed"));
+}
+
 #[test]
 fn token_in_header_and_query_is_400() {
     let p = policy(&config_with_sources(json!([

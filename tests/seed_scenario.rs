@@ -249,26 +249,58 @@ fn case_variants_of_a_rule_path_are_refused() {
         (200, "allowed"),
         "no rule matches either way: unmatched"
     );
+    // Under `unmatched: deny` a path no rule matches exactly is denied as unmatched
+    // (SPEC: 401 without a token, 403 with one that grants nothing here).
+    let p = policy(&seed_config());
+    assert_eq!(outcome(&run(&p, &get("/HR", None))), (401, "missing_token"));
+    for path in ["/HR", "/ORDERS/1", "/Healthz"] {
+        assert_eq!(
+            outcome(&run(&p, &get(path, Some(&t)))),
+            (403, "insufficient_scope"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        outcome(&run(&p, &get("/orders/%C5%BF", Some(&t)))),
+        (400, "invalid_path"),
+        "a character that folds onto ASCII is refused whatever the rules"
+    );
 }
 
 /// Envoy routes on the raw path, servlet upstreams drop `;parameters`: a path whose two
-/// readings select different rules is 400 (`/healthz;x` is not the anonymous /healthz).
+/// readings select different rules is 400 (`/healthz;x` is not the anonymous /healthz)
+/// where the raw reading could pass — a rule matches it, or unmatched requests pass.
+/// Under `unmatched: deny` a raw path no rule matches is simply unmatched: denied.
 #[test]
 fn path_parameters_must_not_change_the_rule() {
-    let p = policy(&seed_config());
     let t = rs256(&good_claims());
+    let readings_differ = [
+        ("/healthz;x", None),
+        ("/hr;/orders", Some(&t)),
+        ("/orders;a=1/1", Some(&t)),
+    ];
+    let mut lenient = seed_config();
+    lenient["unmatched"] = json!("allow");
+    let p = policy(&lenient);
+    for (path, token) in readings_differ {
+        assert_eq!(
+            outcome(&run(&p, &get(path, token.map(String::as_str)))),
+            (400, "invalid_path"),
+            "{path}"
+        );
+    }
+    let p = policy(&seed_config());
     assert_eq!(
         outcome(&run(&p, &get("/healthz;x", None))),
-        (400, "invalid_path")
+        (401, "missing_token")
     );
-    assert_eq!(
-        outcome(&run(&p, &get("/hr;/orders", Some(&t)))),
-        (400, "invalid_path")
-    );
-    assert_eq!(
-        outcome(&run(&p, &get("/orders;a=1/1", Some(&t)))),
-        (400, "invalid_path")
-    );
+    for (path, _) in &readings_differ[1..] {
+        assert_eq!(
+            outcome(&run(&p, &get(path, Some(&t)))),
+            (403, "insufficient_scope"),
+            "{path}: unmatched, the token grants nothing here"
+        );
+    }
     assert_eq!(
         outcome(&run(&p, &get("/orders/1;v=2", Some(&t)))),
         (200, "allowed")

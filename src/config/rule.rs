@@ -3,7 +3,7 @@
 
 use super::{scopes, strings, ConfigError};
 use crate::claims::ClaimCondition;
-use crate::rules::{metric_label, HostPattern, Matcher, Mode, Rule};
+use crate::rules::{HostPattern, Matcher, Mode, Rule};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -177,21 +177,6 @@ pub(super) fn compile_rule(
         anonymous: raw.anonymous,
         mode: raw.mode,
     })
-}
-
-/// Each rule's counters are named by [`metric_label`] of its name (every character but
-/// letters and digits written as `_`): `orders-read` and `orders_read` would share them.
-pub(super) fn check_counter_names(rules: &[Rule]) -> Result<(), ConfigError> {
-    let labels: Vec<String> = rules.iter().map(|r| metric_label(&r.name)).collect();
-    for (i, label) in labels.iter().enumerate() {
-        if let Some(j) = labels.iter().take(i).position(|l| l == label) {
-            return Err(ConfigError::new(
-                format!("rules[{i}].name"),
-                format!("names the same counters as rules[{j}] (rule_{label}_*): rule names must differ in their letters and digits"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Two rules whose `path` (or `prefix`) differ only by ASCII case: a request for the

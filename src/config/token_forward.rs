@@ -116,7 +116,16 @@ fn compile_source(raw: RawSource, path: &str) -> Result<TokenSource, ConfigError
     match (raw.header, raw.query, raw.cookie) {
         (Some(name), None, None) => {
             let name = header_name(&name, &format!("{path}.header"))?;
-            let prefix = raw.prefix.filter(|p| !p.is_empty());
+            // `"Bearer "`, as Envoy's jwt_authn spells its `value_prefix`, names the
+            // scheme `Bearer`: the spaces after a scheme are implied.
+            let prefix = raw.prefix.filter(|p| !p.is_empty()).map(|p| {
+                let scheme = p.trim_end_matches(' ');
+                if scheme.is_empty() {
+                    p
+                } else {
+                    scheme.to_owned()
+                }
+            });
             // An auth scheme is an RFC 9110 token: no spaces, commas, quotes or `;`.
             let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
             if prefix.as_ref().is_some_and(|p| !p.chars().all(tchar)) {

@@ -97,7 +97,6 @@ CASES = {
                             "token.sources[1]"),
     "prefix-not-one-word": (_set(["token"], {"sources": [{"header": "authorization", "prefix": "Bearer,"}]}),
                             "token.sources[0].prefix"),
-    "rule-names-same-label": (_set(["rules", 2, "name"], "orders.read"), "rules[2].name"),
     "rule-prefix-with-semicolon": (_set(["rules", 1, "match", "prefix"], "/orders;v=1"), "rules[1].match.prefix"),
     # A required scope goes into the WWW-Authenticate challenge: CR/LF would add a
     # header to the response, a quote break the challenge; a space could never match.

@@ -96,6 +96,17 @@ def test_each_rule_counts_its_outcomes(env, counter, send):
     assert moved == ({counter: 1} if counter else {}), f"expected only {counter} +1, got {moved}"
 
 
+def test_rules_with_one_name_share_its_counters(start_envoy):
+    # Names need not be unique: GET and POST of /orders both named "orders".
+    cfg = scenario.seed_config()
+    cfg["rules"][1]["name"] = cfg["rules"][2]["name"] = "orders"
+    e = start_envoy(cfg)
+    moved = _moved(e, lambda e: e.request("GET", "/orders", token=scenario.token()), "rule_")
+    assert moved == {"rule_orders_allowed": 1}, moved
+    moved = _moved(e, lambda e: e.request("POST", "/orders", token=scenario.token(), body=b""), "rule_")
+    assert moved == {"rule_orders_denied": 1}, moved
+
+
 def test_claim_mismatch_counter(start_envoy):
     cfg = scenario.seed_config()
     cfg["rules"][3].pop("mode")

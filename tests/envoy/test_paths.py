@@ -50,10 +50,11 @@ def test_dot_segments_are_resolved_before_matching(strict):
 
 
 def test_upper_case_path_is_not_the_lower_case_rule(strict):
-    r = strict.request("GET", "/HR", token=orders_token())
-    not_allowed(r)
-    r = strict.request("GET", "/ORDERS/1", token=orders_token())
-    not_allowed(r)
+    # Rules compare paths exactly: under `unmatched: deny` these match none (SPEC: 401
+    # without a token, 403 with one that grants nothing here).
+    for path in ("/HR", "/ORDERS/1"):
+        assert_denied(strict.request("GET", path, token=orders_token()), 403, "insufficient_scope")
+        assert_denied(strict.request("GET", path), 401, None)
 
 
 def test_upper_case_path_is_400_even_when_unmatched_paths_pass(start_envoy):
@@ -150,11 +151,21 @@ def test_fragment_like_and_semicolon_paths(strict):
     # own normalization may already resolve it; either way the orders token gets nowhere)
     for path in ("/orders/..;/hr", "/orders/..;x=1/hr/list", "/orders/.;/1/../../hr"):
         not_allowed(strict.request("GET", path, token=orders_token()))
-    # parameters that leave the rule choice alone pass; ones that change it are 400
+    # parameters that leave the rule choice alone pass; ones that change it are 400 —
+    # here no rule matches the raw path and unmatched requests are denied: unmatched (403)
     assert_allowed(strict.request("GET", "/orders/1;v=2", token=orders_token()))
     r = strict.request("GET", "/orders;jsessionid=1/1", token=orders_token())
-    assert r.status == 400 and r.upstream is None, r
+    assert_denied(r, 403, "insufficient_scope")
     still_serving(strict)
+
+
+def test_parameters_that_change_the_rule_are_400_when_unmatched_paths_pass(start_envoy):
+    cfg = strict_config()
+    cfg["unmatched"] = "allow"
+    envoy = start_envoy(cfg)
+    for path in ("/orders;jsessionid=1/1", "/hr;x/list"):
+        assert_invalid_request(envoy.request("GET", path, token=orders_token()))
+        assert_invalid_request(envoy.request("GET", path))
 
 
 def test_envoy_reject_request_setting(start_envoy):

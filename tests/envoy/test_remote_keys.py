@@ -244,12 +244,17 @@ def test_unknown_cluster_is_503_not_a_trap(launch):
     assert env.alive()
 
 
-def test_discovery_document_then_jwks(start_envoy, idp):
+@pytest.mark.parametrize("names_issuer", [True, False], ids=["issuer", "no-issuer"])
+def test_discovery_document_then_jwks(start_envoy, idp, names_issuer):
+    # A minimal document without `issuer` is read for its jwks_uri (README, issuers).
     n = next(_n)
     jwks_path = f"/d{n}/jwks.json"
     disc_path = f"/d{n}/.well-known/openid-configuration"
     idp.set(jwks_path, jwtkit.jwks(K().rsa))
-    idp.set(disc_path, {"issuer": scenario.ISS, "jwks_uri": f"http://idp.example.com{jwks_path}"})
+    document = {"jwks_uri": f"http://idp.example.com{jwks_path}"}
+    if names_issuer:
+        document["issuer"] = scenario.ISS
+    idp.set(disc_path, document)
     env = start_envoy(scenario.remote_config(disc_path, "discovery"), extra_clusters={"idp": idp.port})
     wait_first_fetch(env)
     assert_allowed(env.request("GET", "/orders", token=scenario.token()))
