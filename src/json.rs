@@ -1,5 +1,5 @@
-//! Strict JSON for token headers and payloads, and for the documents fetched from the
-//! identity provider: duplicate member names are an error.
+//! Strict JSON for token headers and payloads, and for what we use of the documents
+//! fetched from the identity provider: duplicate member names are an error.
 //!
 //! `serde_json::Value` keeps the last of two equal keys; a JWT parser that does so lets
 //! an attacker show one value to one checker and another to the next (RFC 8725 §2.6
@@ -13,9 +13,13 @@
 //! the whole document invalid rather than mean something to us that it may not mean to
 //! the issuer or the upstream.
 
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeOwned, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::marker::PhantomData;
 
 /// A JSON object parsed with duplicate keys rejected at every level.
 pub type Object = Map<String, Value>;
@@ -23,71 +27,102 @@ pub type Object = Map<String, Value>;
 /// 2^53 − 1, the largest magnitude I-JSON allows.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-struct StrictValue(Value);
+/// A parsed value and whether it keeps the strict rules: no member name repeated in an
+/// object, no number beyond I-JSON's range (held as `null`). Parsing goes on past a
+/// breach, so a fetched key set can skip the one key that breaks them ([`read_members`]);
+/// [`parse_object`] refuses the whole document.
+pub struct Checked {
+    value: Value,
+    sound: bool,
+}
 
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+impl Checked {
+    /// The value, if it keeps the strict rules and nests at most `levels` deep.
+    pub fn strict(self, levels: usize) -> Option<Value> {
+        (self.sound && depth(&self.value) <= levels).then_some(self.value)
+    }
+
+    fn sound(value: Value) -> Checked {
+        Checked { value, sound: true }
+    }
+
+    fn out_of_range() -> Checked {
+        Checked {
+            value: Value::Null,
+            sound: false,
+        }
     }
 }
 
-struct StrictVisitor;
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
 
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<Checked, E> {
+        Ok(Checked::sound(Value::Bool(v)))
     }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E>(self, v: i64) -> Result<Checked, E> {
         if v.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(E::custom("number out of range"));
+            return Ok(Checked::out_of_range());
         }
-        Ok(Value::from(v))
+        Ok(Checked::sound(Value::from(v)))
     }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<Checked, E> {
         if v > MAX_SAFE_INTEGER {
-            return Err(E::custom("number out of range"));
+            return Ok(Checked::out_of_range());
         }
-        Ok(Value::from(v))
+        Ok(Checked::sound(Value::from(v)))
     }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<Checked, E> {
         // 2^53 − 1 converts to f64 exactly.
         if v.abs() > MAX_SAFE_INTEGER as f64 {
-            return Err(E::custom("number out of range"));
+            return Ok(Checked::out_of_range());
         }
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number out of range"))
+        Ok(serde_json::Number::from_f64(v)
+            .map(|n| Checked::sound(Value::Number(n)))
+            .unwrap_or_else(Checked::out_of_range))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Checked, E> {
+        Ok(Checked::sound(Value::String(v.to_owned())))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_string<E>(self, v: String) -> Result<Checked, E> {
+        Ok(Checked::sound(Value::String(v)))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked::sound(Value::Null))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(item)) = seq.next_element()? {
-            items.push(item);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        let (mut items, mut sound) = (Vec::new(), true);
+        while let Some(item) = seq.next_element::<Checked>()? {
+            sound &= item.sound;
+            items.push(item.value);
         }
-        Ok(Value::Array(items))
+        Ok(Checked {
+            value: Value::Array(items),
+            sound,
+        })
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        let (mut object, mut sound) = (Map::new(), true);
         while let Some(key) = map.next_key::<String>()? {
-            let StrictValue(value) = map.next_value()?;
-            if object.insert(key, value).is_some() {
-                return Err(A::Error::custom("duplicate member name"));
-            }
+            let member: Checked = map.next_value()?;
+            sound &= member.sound;
+            sound &= object.insert(key, member.value).is_none();
         }
-        Ok(Value::Object(object))
+        Ok(Checked {
+            value: Value::Object(object),
+            sound,
+        })
     }
 }
 
@@ -101,14 +136,55 @@ pub const MAX_DEPTH: usize = 32;
 /// are errors.
 pub fn parse_object(bytes: &[u8]) -> Option<Object> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let StrictValue(value) = StrictValue::deserialize(&mut de).ok()?;
+    let checked = Checked::deserialize(&mut de).ok()?;
     de.end().ok()?;
-    if depth(&value) > MAX_DEPTH {
-        return None;
-    }
-    match value {
+    match checked.strict(MAX_DEPTH)? {
         Value::Object(object) => Some(object),
         _ => None,
+    }
+}
+
+/// Reads the members `names` of a document's top-level object (`None` for one that is
+/// absent) and skips every other member unexamined: an identity provider's document
+/// carries much we do not use, and a quirk there must not cost us what we do use. A
+/// named member given twice (which one counts would depend on the parser), a member that
+/// is not a `T`, invalid JSON or trailing data is an error.
+pub fn read_members<T: DeserializeOwned>(bytes: &[u8], names: &[&str]) -> Option<Vec<Option<T>>> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let found = (&mut de)
+        .deserialize_map(Members {
+            names,
+            wanted: PhantomData,
+        })
+        .ok()?;
+    de.end().ok()?;
+    Some(found)
+}
+
+struct Members<'n, T> {
+    names: &'n [&'n str],
+    wanted: PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for Members<'_, T> {
+    type Value = Vec<Option<T>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found: Vec<Option<T>> = self.names.iter().map(|_| None).collect();
+        while let Some(key) = map.next_key::<String>()? {
+            let slot = self.names.iter().position(|n| *n == key);
+            match slot.and_then(|i| found.get_mut(i)) {
+                Some(Some(_)) => return Err(A::Error::custom("repeated member name")),
+                Some(slot) => *slot = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -116,23 +116,31 @@ pub fn split_uri(uri: &str) -> Option<(String, String)> {
     valid.then(|| (authority.to_owned(), path.to_owned()))
 }
 
-/// Why a fetched document was refused by [`json::parse_object`].
-const NOT_STRICT_JSON: &str =
-    "not one JSON object, or one with a repeated member name, a number beyond ±(2^53 - 1) or too deep a nesting";
+/// Why a fetched document was refused by [`json::read_members`].
+const NOT_ONE_OBJECT: &str =
+    "not one JSON object, or one naming a member we use twice or with a value of the wrong type";
+
+/// Levels a key of a fetched JWKS may nest, the document and its `keys` array being two
+/// of [`json::MAX_DEPTH`].
+const KEY_DEPTH: usize = json::MAX_DEPTH - 2;
 
 /// Reads a fetched JWKS: keys that cannot be used (private members, `oct`, unknown
 /// types, algorithms not allowed) are skipped; at least one usable key is required.
-/// The document is read as strictly as a token ([`json::parse_object`]): with a member
-/// named twice (`"keys"`, a key's `"kid"`) which one counts would depend on the parser.
+/// Each key is read as strictly as a token ([`json::Checked`]: with a member named
+/// twice, which `kid` counts would depend on the parser), but one that breaks those
+/// rules is skipped like any unusable key; the rest of the document is not examined.
+/// `"keys"` named twice refuses the document, and so does what the JSON parser itself
+/// refuses inside `keys` (a number beyond f64's range, a lone surrogate) or anywhere
+/// (invalid JSON).
 pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey>, &'static str> {
-    let document = json::parse_object(body).ok_or(NOT_STRICT_JSON)?;
-    let list = document
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or("no \"keys\" array")?;
+    let [list] = json::read_members::<Vec<json::Checked>>(body, &["keys"])
+        .and_then(|found| <[_; 1]>::try_from(found).ok())
+        .ok_or(NOT_ONE_OBJECT)?;
     let usable: Vec<VerifyingKey> = list
-        .iter()
-        .filter_map(|k| keys::parse_jwk(k, "keys").ok())
+        .ok_or("no \"keys\" array")?
+        .into_iter()
+        .filter_map(|key| key.strict(KEY_DEPTH))
+        .filter_map(|k| keys::parse_jwk(&k, "keys").ok())
         .filter_map(|spec| spec.bind(allowed))
         .collect();
     if usable.is_empty() {
@@ -141,20 +149,23 @@ pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey
     Ok(usable)
 }
 
-/// Reads an OpenID discovery document (strictly, as [`parse_jwks`]): an `issuer` it
-/// names must be ours (OpenID Connect Discovery §4.3: a document for another issuer
+/// Reads an OpenID discovery document's `issuer` and `jwks_uri` (each named once, and
+/// nothing else examined, as [`parse_jwks`] reads `keys`): an `issuer` it names must be ours (OpenID Connect Discovery §4.3: a document for another issuer
 /// means a misdirected `uri`), and its `jwks_uri` must be an absolute http(s) URI. A
 /// document without `issuer` (a minimal one some IdPs and stubs serve) is read for its
 /// `jwks_uri` alone: it came from the configured cluster and names no other issuer.
 pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<(String, String), &'static str> {
-    let document = json::parse_object(body).ok_or(NOT_STRICT_JSON)?;
-    match document.get("issuer") {
+    let [named, jwks_uri] = json::read_members::<json::Checked>(body, &["issuer", "jwks_uri"])
+        .and_then(|found| <[_; 2]>::try_from(found).ok())
+        .ok_or(NOT_ONE_OBJECT)?;
+    match named.map(|m| m.strict(0)) {
         None => {}
-        Some(named) if named.as_str() == Some(issuer) => {}
+        Some(Some(Value::String(named))) if named == issuer => {}
         Some(_) => return Err("discovery document names another issuer"),
     }
-    document
-        .get("jwks_uri")
+    jwks_uri
+        .and_then(|m| m.strict(0))
+        .as_ref()
         .and_then(Value::as_str)
         .and_then(split_uri)
         .ok_or("discovery document has no usable jwks_uri")
@@ -275,12 +286,19 @@ mod tests {
 
     #[test]
     fn fetched_jwks_skips_unusable_keys_but_needs_one() {
+        for bad in [
+            &b"nope"[..],
+            br#"{"keys": 5}"#,
+            br#"[]"#,
+            br#"{"keys": []} {}"#,
+        ] {
+            assert_eq!(
+                parse_jwks(bad, &[Algorithm::RS256]).err(),
+                Some(NOT_ONE_OBJECT)
+            );
+        }
         assert_eq!(
-            parse_jwks(b"nope", &[Algorithm::RS256]).err(),
-            Some(NOT_STRICT_JSON)
-        );
-        assert_eq!(
-            parse_jwks(br#"{"keys": 5}"#, &[Algorithm::RS256]).err(),
+            parse_jwks(br#"{"other": 1}"#, &[Algorithm::RS256]).err(),
             Some("no \"keys\" array")
         );
         let only_bad = br#"{"keys": [{"kty": "oct", "k": "AAAA"}, {"kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}"#;
@@ -312,27 +330,63 @@ mod tests {
         }
         assert!(parse_discovery(br#"{"issuer": "https://idp/"}"#, "https://idp/").is_err());
         let twice = br#"{"issuer": "https://idp/", "jwks_uri": "https://evil/k", "jwks_uri": "https://idp/keys"}"#;
-        assert_eq!(parse_discovery(twice, "https://idp/"), Err(NOT_STRICT_JSON));
+        assert_eq!(parse_discovery(twice, "https://idp/"), Err(NOT_ONE_OBJECT));
+        let quirky = br#"{"x": [18446744073709551616, {"a": 1, "a": 2}], "jwks_uri": "https://idp/keys", "issuer": "https://idp/"}"#;
+        assert!(parse_discovery(quirky, "https://idp/").is_ok());
     }
 
-    /// Which of two `"keys"` (or two `"kid"`s in a key) would count depends on the
-    /// parser: such a document is refused whole, as a token would be.
+    const EC_KEY: &str = r#"{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0""#;
+
+    /// Which of two `"keys"` would count depends on the parser: such a document is
+    /// refused whole.
     #[test]
-    fn fetched_jwks_with_a_repeated_member_is_refused() {
-        let key = r#"{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
-        let fine = format!(r#"{{"keys": [{key}]}}"#);
-        assert!(parse_jwks(fine.as_bytes(), &[Algorithm::ES256]).is_ok());
-        let keys_twice = format!(r#"{{"keys": [], "keys": [{key}]}}"#);
-        let kid_twice = format!(
-            r#"{{"keys": [{}, "kid": "a", "kid": "b"}}]}}"#,
-            key.trim_end_matches('}')
+    fn fetched_jwks_with_keys_twice_is_refused() {
+        let fine = format!(r#"{{"keys": [{EC_KEY}}}]}}"#);
+        assert_eq!(
+            parse_jwks(fine.as_bytes(), &[Algorithm::ES256]).map(|k| k.len()),
+            Ok(1)
         );
-        for doc in [keys_twice, kid_twice] {
+        let keys_twice = format!(r#"{{"keys": [], "keys": [{EC_KEY}}}]}}"#);
+        assert_eq!(
+            parse_jwks(keys_twice.as_bytes(), &[Algorithm::ES256]).err(),
+            Some(NOT_ONE_OBJECT)
+        );
+    }
+
+    /// A key that breaks the strict rules (a member twice, a number beyond I-JSON, deep
+    /// nesting) is skipped like any unusable key; what lies outside `keys` is not read.
+    #[test]
+    fn fetched_jwks_skips_a_key_that_is_not_strict_json() {
+        let deep = format!("{}{}", "[".repeat(30), "]".repeat(30));
+        for quirk in [
+            r#""kid": "a", "kid": "b""#.to_owned(),
+            r#""x5t_serial": 18446744073709551616"#.to_owned(),
+            r#""exp": 1e300"#.to_owned(),
+            format!(r#""ext": {deep}"#),
+        ] {
+            let doc = format!(r#"{{"keys": [{EC_KEY}, {quirk}}}]}}"#);
             assert_eq!(
                 parse_jwks(doc.as_bytes(), &[Algorithm::ES256]).err(),
-                Some(NOT_STRICT_JSON),
-                "{doc}"
+                Some("no usable key"),
+                "{quirk}"
+            );
+            let beside_a_good_one = format!(
+                r#"{{"keys": [{EC_KEY}, {quirk}}}, {EC_KEY}, "kid": "good"}}], "serial": 18446744073709551616}}"#
+            );
+            assert_eq!(
+                parse_jwks(beside_a_good_one.as_bytes(), &[Algorithm::ES256]).map(|k| k.len()),
+                Ok(1),
+                "{quirk}"
             );
         }
+        // In a key, what the JSON parser itself refuses (here a number beyond f64) stops
+        // the reading of the whole document; outside `keys` it is skipped unread.
+        let in_a_key = format!(r#"{{"keys": [{EC_KEY}, "n2": 1e400}}, {EC_KEY}}}]}}"#);
+        assert_eq!(
+            parse_jwks(in_a_key.as_bytes(), &[Algorithm::ES256]).err(),
+            Some(NOT_ONE_OBJECT)
+        );
+        let beside = format!(r#"{{"keys": [{EC_KEY}}}], "n": 1e400, "s": "\ud800"}}"#);
+        assert!(parse_jwks(beside.as_bytes(), &[Algorithm::ES256]).is_ok());
     }
 }

@@ -206,6 +206,23 @@ def test_fetched_jwks_skips_private_and_oct_keys(launch):
     assert_invalid_token(env.request("GET", "/orders", token=hs))
 
 
+@pytest.mark.parametrize("quirk", [
+    '"kid": "q", "kid": "q2"',            # a member twice: which kid counts is unclear
+    '"x5t_serial": 18446744073709551616',  # a number beyond I-JSON's range
+    '"ext": ' + "[" * 40 + "]" * 40,       # nesting beyond the limit
+], ids=["member-twice", "huge-number", "deep"])
+def test_fetched_jwks_skips_one_key_that_is_not_strict_json(launch, quirk):
+    # HOSTILE: one bad key among good ones — skip it, do not refuse the whole set (that
+    # the bad key itself is skipped: src/remote.rs unit tests). A quirk outside `keys`
+    # is not read at all.
+    good = json.dumps(jwtkit.jwks(K().rsa)["keys"][0])
+    bad = good[:-1] + ", " + quirk + "}"
+    body = '{"keys": [%s, %s], "serial": 18446744073709551616}' % (bad, good)
+    env, _ = launch(body)
+    assert env.counter("jwks_fetch_ok") >= 1
+    assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+
+
 def test_idp_down_after_good_fetch_keeps_last_keys(launch, idp):
     env, path = launch(jwtkit.jwks(K().rsa), min_refetch_seconds=1, timeout_ms=1000)
     assert_allowed(env.request("GET", "/orders", token=scenario.token()))
