@@ -2,7 +2,8 @@
 //! counter per name, so the values are summed over workers. Besides the totals of
 //! SPEC §3, each rule has `rule_<label>_{allowed,denied,dry_run_denied}`, the label
 //! being [`metric_label`] of its name: rules whose labels coincide (a name given
-//! twice) define the same names, so Envoy gives them one set of counters.
+//! twice, or `orders-read` and `orders_read`) define the same names, so Envoy gives
+//! them one set of counters.
 
 use crate::cache::CacheUse;
 use crate::decision::Reason;

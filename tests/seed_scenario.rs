@@ -267,6 +267,30 @@ fn case_variants_of_a_rule_path_are_refused() {
     );
 }
 
+/// The raw path selects a later rule than another reading would (`/ADMIN` is `/admin` to
+/// an upstream that ignores case, `/admin;x` is `/admin` to a servlet one): 400 under
+/// either `unmatched`, never the anonymous catch-all the raw path selects.
+#[test]
+fn a_reading_that_selects_an_earlier_rule_is_refused() {
+    for unmatched in ["deny", "allow"] {
+        let mut config = seed_config();
+        config["rules"] = json!([
+            {"match": {"prefix": "/admin"}, "scopes": ["orders:write"]},
+            {"match": {"prefix": "/"}, "anonymous": true}
+        ]);
+        config["unmatched"] = json!(unmatched);
+        let p = policy(&config);
+        for path in ["/ADMIN", "/Admin/x", "/admin;x", "/admin;x/y"] {
+            assert_eq!(
+                outcome(&run(&p, &get(path, None))),
+                (400, "invalid_path"),
+                "{unmatched} {path}"
+            );
+        }
+        assert_eq!(outcome(&run(&p, &get("/other", None))), (200, "allowed"));
+    }
+}
+
 /// Envoy routes on the raw path, servlet upstreams drop `;parameters`: a path whose two
 /// readings select different rules is 400 (`/healthz;x` is not the anonymous /healthz)
 /// where the raw reading could pass — a rule matches it, or unmatched requests pass.
