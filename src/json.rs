@@ -1,22 +1,20 @@
 //! Strict JSON for token headers and payloads, and for what we use of the documents
-//! fetched from the identity provider: duplicate member names are an error.
+//! fetched from the identity provider: duplicate member names are an error (in a token,
+//! of the whole token; in a fetched key set, of that key, which is then skipped).
 //!
 //! `serde_json::Value` keeps the last of two equal keys; a JWT parser that does so lets
 //! an attacker show one value to one checker and another to the next (RFC 8725 §2.6
 //! style confusion), so every object is rebuilt here and a repeated key rejects the whole
-//! document. Nesting deeper than [`MAX_DEPTH`] is an error too (serde_json's own
+//! token (or fetched key). Nesting deeper than [`MAX_DEPTH`] is an error too (serde_json's own
 //! recursion limit, 128, keeps the parse itself from overflowing the stack).
 //!
 //! Numbers are held to I-JSON (RFC 7493 §2.2): magnitude at most 2^53 − 1, what every
 //! JSON implementation reads the same. A larger one (`18446744073709551616`, `1e30`) is
 //! read differently by different parsers — rounded, saturated, or refused — so it makes
-//! the whole document invalid rather than mean something to us that it may not mean to
+//! the whole token (or fetched key) invalid rather than mean something to us that it may not mean to
 //! the issuer or the upstream.
 
-use serde::de::{
-    Deserialize, DeserializeOwned, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess,
-    Visitor,
-};
+use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::marker::PhantomData;
@@ -126,30 +124,40 @@ impl<'de> Visitor<'de> for CheckedVisitor {
     }
 }
 
-/// Deepest nesting of arrays and objects a token's header or payload, or a fetched JWKS
-/// or discovery document, may have (the top-level object counts as 1). Real documents
-/// nest a few levels; deeper is an attack on parsers, not data.
+/// Deepest nesting of arrays and objects a token's header or payload may have (the
+/// top-level object counts as 1), and of a fetched JWKS down to its keys' members.
+/// Real documents nest a few levels; deeper is an attack on parsers, not data.
 pub const MAX_DEPTH: usize = 32;
 
 /// Parses `bytes` as one JSON object; duplicate keys, trailing data, non-UTF-8, numbers
 /// beyond I-JSON's range, nesting deeper than [`MAX_DEPTH`] and any non-object top level
 /// are errors.
 pub fn parse_object(bytes: &[u8]) -> Option<Object> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let checked = Checked::deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    match checked.strict(MAX_DEPTH)? {
+    match parse_checked(bytes)?.strict(MAX_DEPTH)? {
         Value::Object(object) => Some(object),
         _ => None,
     }
 }
 
+/// Parses `bytes` as one JSON value, [`Checked`]; invalid JSON (incl. non-UTF-8, a lone
+/// surrogate, a number beyond f64, nesting beyond serde_json's 128 levels) and trailing
+/// data are errors.
+pub fn parse_checked(bytes: &[u8]) -> Option<Checked> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let checked = Checked::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(checked)
+}
+
 /// Reads the members `names` of a document's top-level object (`None` for one that is
-/// absent) and skips every other member unexamined: an identity provider's document
-/// carries much we do not use, and a quirk there must not cost us what we do use. A
-/// named member given twice (which one counts would depend on the parser), a member that
-/// is not a `T`, invalid JSON or trailing data is an error.
-pub fn read_members<T: DeserializeOwned>(bytes: &[u8], names: &[&str]) -> Option<Vec<Option<T>>> {
+/// absent); every other member is only checked for JSON syntax: an identity provider's
+/// document carries much we do not use, and a quirk there must not cost us what we do
+/// use. A named member given twice (which one counts would depend on the parser), a
+/// member that is not a `T`, broken syntax or trailing data is an error.
+pub fn read_members<'de, T: Deserialize<'de>>(
+    bytes: &'de [u8],
+    names: &[&str],
+) -> Option<Vec<Option<T>>> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let found = (&mut de)
         .deserialize_map(Members {
@@ -166,7 +174,7 @@ struct Members<'n, T> {
     wanted: PhantomData<T>,
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for Members<'_, T> {
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Members<'_, T> {
     type Value = Vec<Option<T>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {

@@ -7,6 +7,7 @@ use crate::config::ConfigError;
 use crate::json;
 use crate::keys::{self, VerifyingKey};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -126,20 +127,19 @@ const KEY_DEPTH: usize = json::MAX_DEPTH - 2;
 
 /// Reads a fetched JWKS: keys that cannot be used (private members, `oct`, unknown
 /// types, algorithms not allowed) are skipped; at least one usable key is required.
-/// Each key is read as strictly as a token ([`json::Checked`]: with a member named
-/// twice, which `kid` counts would depend on the parser), but one that breaks those
-/// rules is skipped like any unusable key; the rest of the document is not examined.
-/// `"keys"` named twice refuses the document, and so does what the JSON parser itself
-/// refuses inside `keys` (a number beyond f64's range, a lone surrogate) or anywhere
-/// (invalid JSON).
+/// Each key is parsed on its own and as strictly as a token ([`json::Checked`]: with a
+/// member named twice, which `kid` counts would depend on the parser); one that breaks
+/// those rules, or that the JSON parser refuses (a number beyond f64, a lone surrogate,
+/// nesting beyond its limit), is skipped like any unusable key. The rest of the document
+/// is only checked for JSON syntax; `"keys"` named twice refuses it.
 pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey>, &'static str> {
-    let [list] = json::read_members::<Vec<json::Checked>>(body, &["keys"])
+    let [list] = json::read_members::<Vec<&RawValue>>(body, &["keys"])
         .and_then(|found| <[_; 1]>::try_from(found).ok())
         .ok_or(NOT_ONE_OBJECT)?;
     let usable: Vec<VerifyingKey> = list
         .ok_or("no \"keys\" array")?
         .into_iter()
-        .filter_map(|key| key.strict(KEY_DEPTH))
+        .filter_map(|raw| json::parse_checked(raw.get().as_bytes())?.strict(KEY_DEPTH))
         .filter_map(|k| keys::parse_jwk(&k, "keys").ok())
         .filter_map(|spec| spec.bind(allowed))
         .collect();
@@ -149,8 +149,9 @@ pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<VerifyingKey
     Ok(usable)
 }
 
-/// Reads an OpenID discovery document's `issuer` and `jwks_uri` (each named once, and
-/// nothing else examined, as [`parse_jwks`] reads `keys`): an `issuer` it names must be ours (OpenID Connect Discovery §4.3: a document for another issuer
+/// Reads an OpenID discovery document's `issuer` and `jwks_uri` (each named once; the
+/// rest only checked for JSON syntax, as [`parse_jwks`] reads `keys`): an `issuer` it
+/// names must be ours (OpenID Connect Discovery §4.3: a document for another issuer
 /// means a misdirected `uri`), and its `jwks_uri` must be an absolute http(s) URI. A
 /// document without `issuer` (a minimal one some IdPs and stubs serve) is read for its
 /// `jwks_uri` alone: it came from the configured cluster and names no other issuer.
@@ -353,16 +354,20 @@ mod tests {
         );
     }
 
-    /// A key that breaks the strict rules (a member twice, a number beyond I-JSON, deep
-    /// nesting) is skipped like any unusable key; what lies outside `keys` is not read.
+    /// A key that breaks the strict rules (a member twice, a number beyond I-JSON or
+    /// f64, deep nesting, a lone surrogate) is skipped like any unusable key; what lies
+    /// outside `keys` is only checked for syntax.
     #[test]
     fn fetched_jwks_skips_a_key_that_is_not_strict_json() {
-        let deep = format!("{}{}", "[".repeat(30), "]".repeat(30));
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
         for quirk in [
             r#""kid": "a", "kid": "b""#.to_owned(),
             r#""x5t_serial": 18446744073709551616"#.to_owned(),
             r#""exp": 1e300"#.to_owned(),
-            format!(r#""ext": {deep}"#),
+            r#""exp": 1e400"#.to_owned(),
+            r#""kid": "\ud800""#.to_owned(),
+            format!(r#""ext": {}"#, nested(30)), // the key 31 deep (README: 30)
+            format!(r#""ext": {}"#, nested(200)),
         ] {
             let doc = format!(r#"{{"keys": [{EC_KEY}, {quirk}}}]}}"#);
             assert_eq!(
@@ -379,14 +384,21 @@ mod tests {
                 "{quirk}"
             );
         }
-        // In a key, what the JSON parser itself refuses (here a number beyond f64) stops
-        // the reading of the whole document; outside `keys` it is skipped unread.
-        let in_a_key = format!(r#"{{"keys": [{EC_KEY}, "n2": 1e400}}, {EC_KEY}}}]}}"#);
+        // The limit itself: a key 30 deep (its own object one of the levels) is used.
+        let at_limit = format!(r#"{{"keys": [{EC_KEY}, "ext": {}}}]}}"#, nested(29));
         assert_eq!(
-            parse_jwks(in_a_key.as_bytes(), &[Algorithm::ES256]).err(),
+            parse_jwks(at_limit.as_bytes(), &[Algorithm::ES256]).map(|k| k.len()),
+            Ok(1)
+        );
+        let beside = format!(
+            r#"{{"keys": [{EC_KEY}}}], "n": 1e400, "s": "\ud800", "d": {}}}"#,
+            nested(500)
+        );
+        assert!(parse_jwks(beside.as_bytes(), &[Algorithm::ES256]).is_ok());
+        let broken = format!(r#"{{"keys": [{EC_KEY}}}], "x": [}}"#);
+        assert_eq!(
+            parse_jwks(broken.as_bytes(), &[Algorithm::ES256]).err(),
             Some(NOT_ONE_OBJECT)
         );
-        let beside = format!(r#"{{"keys": [{EC_KEY}}}], "n": 1e400, "s": "\ud800"}}"#);
-        assert!(parse_jwks(beside.as_bytes(), &[Algorithm::ES256]).is_ok());
     }
 }

@@ -210,7 +210,10 @@ def test_fetched_jwks_skips_private_and_oct_keys(launch):
     '"kid": "q", "kid": "q2"',            # a member twice: which kid counts is unclear
     '"x5t_serial": 18446744073709551616',  # a number beyond I-JSON's range
     '"ext": ' + "[" * 40 + "]" * 40,       # nesting beyond the limit
-], ids=["member-twice", "huge-number", "deep"])
+    '"ext": ' + "[" * 200 + "]" * 200,     # beyond the JSON parser's own limit
+    '"exp": 1e400',                        # beyond f64: the parser refuses it
+    '"x5t": "\\ud800"',                   # a lone surrogate
+], ids=["member-twice", "huge-number", "deep", "deeper", "beyond-f64", "lone-surrogate"])
 def test_fetched_jwks_skips_one_key_that_is_not_strict_json(launch, quirk):
     # HOSTILE: one bad key among good ones — skip it, do not refuse the whole set (that
     # the bad key itself is skipped: src/remote.rs unit tests). A quirk outside `keys`
