@@ -4,15 +4,16 @@
 //!
 //! `serde_json::Value` keeps the last of two equal keys; a JWT parser that does so lets
 //! an attacker show one value to one checker and another to the next (RFC 8725 §2.6
-//! style confusion), so every object is rebuilt here and a repeated key rejects the whole
-//! token (or fetched key). Nesting deeper than [`MAX_DEPTH`] is an error too (serde_json's own
-//! recursion limit, 128, keeps the parse itself from overflowing the stack).
+//! style confusion), so every object is rebuilt here and a repeated key rejects the
+//! whole token (or fetched key). Nesting deeper than [`MAX_DEPTH`] is an error too
+//! (serde_json's own recursion limit, 128, keeps the parse itself from overflowing the
+//! stack).
 //!
 //! Numbers are held to I-JSON (RFC 7493 §2.2): magnitude at most 2^53 − 1, what every
 //! JSON implementation reads the same. A larger one (`18446744073709551616`, `1e30`) is
 //! read differently by different parsers — rounded, saturated, or refused — so it makes
-//! the whole token (or fetched key) invalid rather than mean something to us that it may not mean to
-//! the issuer or the upstream.
+//! the whole token (or fetched key) invalid rather than mean something to us that it
+//! may not mean to the issuer or the upstream.
 
 use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -26,9 +27,9 @@ pub type Object = Map<String, Value>;
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// A parsed value and whether it keeps the strict rules: no member name repeated in an
-/// object, no number beyond I-JSON's range (held as `null`). Parsing goes on past a
-/// breach, so a fetched key set can skip the one key that breaks them ([`read_members`]);
-/// [`parse_object`] refuses the whole document.
+/// object, no number beyond I-JSON's range (held as `null`). [`parse_object`] refuses a
+/// token that breaks them; a fetched key set skips the one key that does
+/// (`remote::parse_jwks`).
 pub struct Checked {
     value: Value,
     sound: bool,
