@@ -39,7 +39,6 @@ pub fn decide_cached(
             ignore_case,
         })
     };
-    let index = policy.rules.iter().position(|r| matches(r, path, false));
     // Other readings of the path an upstream may apply: ignoring case (`/HR` as `/hr`),
     // and, as servlet containers do, without `;parameters` (Envoy routes on the raw
     // path). Each must select the rule the exact path selects, or the path cannot be
@@ -47,9 +46,17 @@ pub fn decide_cached(
     // denied: then it is denied as unmatched, whichever rule another reading selects.
     let first_rule_ignoring_case =
         |path: &str| policy.rules.iter().position(|r| matches(r, path, true));
+    // A rule the exact path matches matches ignoring case too, so the first rule
+    // ignoring case is usually the exact path's rule: one scan of the rules.
+    let folded = first_rule_ignoring_case(path);
+    let index = match folded {
+        Some(i) if policy.rules.get(i).is_some_and(|r| matches(r, path, false)) => folded,
+        Some(_) => policy.rules.iter().position(|r| matches(r, path, false)),
+        None => None,
+    };
     let denied_anyway = index.is_none() && policy.unmatched == Unmatched::Deny;
     if !denied_anyway
-        && (first_rule_ignoring_case(path) != index
+        && (folded != index
             || (path.contains(';')
                 && first_rule_ignoring_case(&paths::without_parameters(path)) != index))
     {

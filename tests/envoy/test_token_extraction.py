@@ -37,6 +37,15 @@ def test_several_spaces_after_bearer_are_accepted(seed, spaces):
     assert_allowed(r)
 
 
+def test_prefix_written_with_its_space_names_the_scheme(start_envoy):
+    # `"Bearer "`, as jwt_authn's value_prefix is written (README, token.sources)
+    sources = [{"header": "authorization", "prefix": "Bearer "}]
+    e = start_envoy(scenario.seed_config(token={"sources": sources}))
+    for value in (f"Bearer {scenario.token()}", f"bearer   {scenario.token()}"):
+        assert_allowed(e.request("GET", "/orders", [("Authorization", value)]))
+    assert_missing_token(e.request("GET", "/orders", [("Authorization", "Basic dTpw")]))
+
+
 def test_basic_scheme_is_missing_token(seed):
     r = seed.request("GET", "/orders", [("Authorization", "Basic dXNlcjpwYXNzd29yZA==")])
     assert_missing_token(r)
