@@ -13,6 +13,7 @@
 //! Behind it, the process-wide tier of [`crate::shared_verified`] tells a VM which
 //! signatures the other workers' VMs already verified.
 
+use crate::config::objects_only;
 use crate::decision::Failure;
 use crate::json::Object;
 use crate::shared_verified::SharedVerified;
@@ -29,6 +30,7 @@ use std::sync::OnceLock;
 /// `cache` in the plugin configuration.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
+#[serde(remote = "Self")]
 pub struct CacheConfig {
     pub enabled: bool,
     pub max_entries: usize,
@@ -38,6 +40,8 @@ pub struct CacheConfig {
     /// can write shared data, so turn it on only with a VM id of audience-guard's own.
     pub shared: bool,
 }
+
+objects_only!(CacheConfig);
 
 impl Default for CacheConfig {
     fn default() -> Self {

@@ -15,10 +15,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 mod issuer;
+mod object_only;
 mod rule;
 mod token_forward;
 
 use issuer::{compile_issuer, RawIssuer};
+pub(crate) use object_only::objects_only;
 use rule::{check_case_twins, compile_rule, service_audiences, RawRule};
 use token_forward::{check_forward, compile_forward, compile_sources, RawForward, RawToken};
 
@@ -50,6 +52,7 @@ impl fmt::Display for ConfigError {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 struct RawConfig {
     issuers: Vec<RawIssuer>,
     #[serde(default)]
@@ -76,6 +79,7 @@ struct RawConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 struct RawMultipleAudiences {
     #[serde(default = "yes")]
     require_azp: bool,
@@ -91,6 +95,8 @@ impl Default for RawMultipleAudiences {
         }
     }
 }
+
+objects_only!(RawConfig, RawMultipleAudiences, RawResponses);
 
 fn yes() -> bool {
     true
@@ -110,6 +116,7 @@ where
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 struct RawResponses {
     #[serde(default, deserialize_with = "given")]
     realm: Option<String>,

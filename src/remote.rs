@@ -3,6 +3,7 @@
 //! (Envoy callouts, sharing across workers) is the shell's job, in `fetcher.rs`.
 
 use crate::algorithm::Algorithm;
+use crate::config::objects_only;
 use crate::config::ConfigError;
 use crate::json;
 use crate::keys::{self, VerifyingKey};
@@ -15,6 +16,7 @@ use std::rc::Rc;
 /// `remote` / `discovery` as written in the configuration.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 pub struct RawRemote {
     cluster: String,
     uri: String,
@@ -27,6 +29,8 @@ pub struct RawRemote {
     #[serde(default = "default_max_stale")]
     max_stale_seconds: u64,
 }
+
+objects_only!(RawRemote);
 
 fn default_refresh() -> u64 {
     600

@@ -183,6 +183,77 @@ fn unknown_nested_field_is_refused_with_its_path() {
     }
 }
 
+/// serde's derived structs would also read a JSON array, by position (`[false]` as
+/// `{"require_azp": false}`): every section must be an object.
+#[test]
+fn sections_given_as_arrays_are_refused() {
+    let issuer = seed_config()["issuers"][0].clone();
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            seed_with(|c| c["multiple_audiences"] = json!([false])),
+            "multiple_audiences",
+        ),
+        (
+            seed_with(|c| c["rules"][1]["match"] = json!(["/orders"])),
+            "rules[1].match",
+        ),
+        (
+            seed_with(|c| c["rules"][1] = json!(["orders-read", {"prefix": "/orders"}])),
+            "rules[1]",
+        ),
+        (
+            seed_with(|c| c["forward"] = json!([{"sub": "x-jwt-sub"}])),
+            "forward",
+        ),
+        (
+            seed_with(|c| c["token"] = json!([[{"header": "authorization"}]])),
+            "token",
+        ),
+        (
+            seed_with(|c| c["token"] = json!({"sources": [["authorization", "Bearer"]]})),
+            "token.sources[0]",
+        ),
+        (
+            seed_with(|c| c["responses"] = json!(["orders", false])),
+            "responses",
+        ),
+        (seed_with(|c| c["cache"] = json!([false])), "cache"),
+        (
+            seed_with(|c| {
+                c["issuers"][0] = json!([issuer["issuer"], issuer["jwks"]]);
+            }),
+            "issuers[0]",
+        ),
+        (
+            seed_with(|c| {
+                let i = &mut c["issuers"][0];
+                i.as_object_mut().unwrap().remove("jwks");
+                i["remote"] = json!(["idp", "https://idp.example.com/jwks"]);
+            }),
+            "issuers[0].remote",
+        ),
+        (
+            json!([[issuer], ["orders-api"], {}, {}, "reject", [], "allow"]),
+            "",
+        ),
+    ];
+    for (config, path) in cases {
+        let line = if path.is_empty() {
+            refused(&config.to_string())
+        } else {
+            refused_at(&config, path)
+        };
+        assert!(line.contains("expected a JSON object"), "{line}");
+    }
+    // A PEM key given as a list: the untagged choice names both accepted forms.
+    let c = seed_with(|c| {
+        c["issuers"][0].as_object_mut().unwrap().remove("jwks");
+        c["issuers"][0]["pem"] = json!([["k1", "-----BEGIN PUBLIC KEY-----"]]);
+    });
+    let line = refused_at(&c, "issuers[0].pem[0]");
+    assert!(line.contains("a PEM public key, or an object"), "{line}");
+}
+
 #[test]
 fn wrong_types_name_their_path() {
     let cases: Vec<(Value, &str)> = vec![
@@ -661,12 +732,14 @@ fn remote_with_discovery_or_inline_keys_is_refused() {
 
 #[test]
 fn rule_without_any_audience_is_refused() {
+    // No top-level list, or an empty one, for rules that set none: named at the top.
     let c = seed_with(|c| {
         c.as_object_mut().unwrap().remove("audiences");
     });
-    refused_at(&c, "rules[1].audiences");
+    assert!(refused_at(&c, "audiences").contains("rules[1]"));
     let c = seed_with(|c| c["audiences"] = json!([]));
-    refused_at(&c, "rules[1].audiences");
+    assert!(refused_at(&c, "audiences").contains("rules[1]"));
+    // A rule's own empty list: named at the rule.
     let c = seed_with(|c| c["rules"][2]["audiences"] = json!([]));
     refused_at(&c, "rules[2].audiences");
 }

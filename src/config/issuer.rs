@@ -1,6 +1,7 @@
 //! The `issuers` section: each issuer's keys (inline, PEM, HMAC, remote), allowed
 //! algorithms and claim checks, compiled into an [`Issuer`].
 
+use super::objects_only;
 use super::{strings, ConfigError};
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::keys::{self, KeySpec};
@@ -13,6 +14,7 @@ use std::rc::Rc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 pub(super) struct RawIssuer {
     issuer: String,
     #[serde(default, deserialize_with = "super::given")]
@@ -39,12 +41,17 @@ pub(super) struct RawIssuer {
     scope_claims: Option<Vec<String>>,
 }
 
+objects_only!(RawIssuer, RawPemWithKid);
+
 fn default_leeway() -> u64 {
     60
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a PEM public key, or an object with \"pem\" and optionally \"kid\""
+)]
 enum RawPem {
     Plain(String),
     WithKid(RawPemWithKid),
@@ -52,6 +59,7 @@ enum RawPem {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 struct RawPemWithKid {
     #[serde(default, deserialize_with = "super::given")]
     kid: Option<String>,

@@ -1,6 +1,7 @@
 //! The `rules` section: each rule's match and requirements, compiled into a [`Rule`],
 //! and the checks that need every rule at once.
 
+use super::objects_only;
 use super::{scopes, strings, ConfigError};
 use crate::claims::ClaimCondition;
 use crate::rules::{HostPattern, Matcher, Mode, Rule};
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 pub(super) struct RawRule {
     #[serde(default, deserialize_with = "super::given")]
     name: Option<String>,
@@ -31,8 +33,11 @@ pub(super) struct RawRule {
     mode: Mode,
 }
 
+objects_only!(RawRule, RawMatch);
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 struct RawMatch {
     #[serde(default, deserialize_with = "super::given")]
     path: Option<String>,
@@ -90,15 +95,25 @@ pub(super) fn compile_rule(
 ) -> Result<Rule, ConfigError> {
     let path = format!("rules[{index}]");
     let name = raw.name.unwrap_or_else(|| path.clone());
+    let own = raw.audiences.is_some();
     let audiences = match raw.audiences {
         Some(a) => strings(a, &format!("{path}.audiences"))?,
         None => defaults.to_vec(),
     };
     if audiences.is_empty() && !raw.anonymous {
-        return Err(ConfigError::new(
-            format!("{path}.audiences"),
-            "no audience for this rule: set audiences here or at the top level (there is no \"any audience\")",
-        ));
+        // Named where the fix belongs: the rule's own empty list, or the top-level list
+        // the rule takes its audiences from.
+        return Err(if own {
+            ConfigError::new(
+                format!("{path}.audiences"),
+                "no audience for this rule (there is no \"any audience\")",
+            )
+        } else {
+            ConfigError::new(
+                "audiences",
+                format!("required: {path} is protected and sets no audiences of its own (there is no \"any audience\")"),
+            )
+        });
     }
     let m = raw.matcher;
     let match_path = format!("{path}.match");

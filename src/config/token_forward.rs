@@ -2,6 +2,7 @@
 //! the filter writes — with the checks that keep the two apart and away from headers
 //! that frame the request or that Envoy acts on.
 
+use super::objects_only;
 use super::ConfigError;
 use crate::forward::{self, Forward};
 use crate::token::{TokenSource, TokenSources};
@@ -11,6 +12,7 @@ use std::rc::Rc;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 pub(super) struct RawToken {
     #[serde(default, deserialize_with = "super::given")]
     sources: Option<Vec<RawSource>>,
@@ -18,8 +20,11 @@ pub(super) struct RawToken {
     max_bytes: Option<usize>,
 }
 
+objects_only!(RawToken, RawSource, RawForward);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 struct RawSource {
     #[serde(default, deserialize_with = "super::given")]
     header: Option<String>,
@@ -33,6 +38,7 @@ struct RawSource {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[serde(remote = "Self")]
 pub(super) struct RawForward {
     #[serde(default)]
     claims: BTreeMap<String, String>,

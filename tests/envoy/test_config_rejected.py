@@ -61,7 +61,13 @@ CASES = {
     "empty-issuers": (_set(["issuers"], []), "issuers"),
     "issuer-without-keys": (_no_keys, "issuers[0]"),
     "issuer-without-issuer": (_set(["issuers", 0, "issuer"], ...), "issuers[0].issuer"),
-    "rule-without-audience": (_no_audience, "rules["),
+    "rule-without-audience": (_no_audience, "audiences: required: rules[1]"),
+    "rule-with-empty-audiences": (_set(["rules", 2, "audiences"], []), "rules[2].audiences"),
+    # serde would read an array as the section's fields by position ([false] as
+    # require_azp: false): every section must be an object.
+    "multiple-audiences-as-array": (_set(["multiple_audiences"], [False]), "multiple_audiences"),
+    "match-as-array": (_set(["rules", 1, "match"], ["/orders"]), "rules[1].match"),
+    "forward-as-array": (_set(["forward"], [{"sub": "x-jwt-sub"}]), "forward"),
     "leeway-over-300": (_set(["issuers", 0, "leeway_seconds"], 301), "issuers[0].leeway_seconds"),
     "leeway-negative": (_set(["issuers", 0, "leeway_seconds"], -1), "issuers[0].leeway_seconds"),
     "leeway-string": (_set(["issuers", 0, "leeway_seconds"], "60"), "issuers[0].leeway_seconds"),
