@@ -6,11 +6,11 @@
 
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::config::ConfigError;
+use crate::curve_pem::{curve_key_from_pem, CurveKey};
 use crate::rsa_pem::rsa_components_from_pem;
 use crate::rsa_verify::{HashAlg, RsaPublicKey};
 use ag_math::{ed25519, p256};
 use ct_codecs::{Base64, Base64UrlSafeNoPadding, Decoder};
-use jwt_simple::prelude::*;
 use serde_json::Value;
 
 /// Raw public key material, before it is bound to algorithms.
@@ -169,16 +169,11 @@ impl Material {
         if let Some((n, e)) = rsa_components_from_pem(pem) {
             return Some(Material::Rsa { n, e });
         }
-        if let Ok(k) = ES256PublicKey::from_pem(pem) {
-            return Some(Material::P256(k.public_key().to_bytes_uncompressed()));
-        }
-        if let Ok(k) = ES384PublicKey::from_pem(pem) {
-            return Some(Material::P384(k.to_bytes()));
-        }
-        if let Ok(k) = Ed25519PublicKey::from_pem(pem) {
-            return Some(Material::Ed25519(k.to_bytes()));
-        }
-        None
+        Some(match curve_key_from_pem(pem)? {
+            CurveKey::P256(point) => Material::P256(point),
+            CurveKey::P384(point) => Material::P384(point),
+            CurveKey::Ed25519(raw) => Material::Ed25519(raw),
+        })
     }
 }
 
@@ -418,6 +413,7 @@ pub fn parse_pem(kid: Option<String>, pem: &str, path: &str) -> Result<KeySpec, 
 mod tests {
     use super::*;
     use ct_codecs::Encoder;
+    use jwt_simple::prelude::*;
     use serde_json::json;
 
     #[test]

@@ -24,6 +24,7 @@ pub mod algorithm;
 pub mod cache;
 pub mod claims;
 pub mod config;
+pub mod curve_pem;
 pub mod decide;
 pub mod decision;
 pub mod explain;

@@ -11,8 +11,7 @@
 
 mod crypto_common;
 use audience_guard::rsa_pem::rsa_components_from_pem;
-use crypto_common::{read_vectors, Rng};
-use ct_codecs::{Base64, Encoder};
+use crypto_common::{pem, pem_variants, read_vectors, tlv, Rng};
 use jwt_simple::prelude::*;
 
 /// What jwt-simple made of a PEM document.
@@ -29,19 +28,6 @@ fn agree(pem: &str) -> bool {
     let ours = rsa_components_from_pem(pem);
     assert_eq!(ours, theirs(pem), "{pem}");
     ours.is_some()
-}
-
-/// A DER TLV with a minimal length.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let len = content.len();
-    let mut out = vec![tag];
-    match len {
-        0..=0x7f => out.push(len as u8),
-        0x80..=0xff => out.extend([0x81, len as u8]),
-        _ => out.extend([0x82, (len >> 8) as u8, len as u8]),
-    }
-    out.extend_from_slice(content);
-    out
 }
 
 /// A DER INTEGER holding the unsigned big-endian `x` (a 00 added when the top bit is set).
@@ -71,21 +57,6 @@ fn spki_with(algorithm: &[u8], unused_bits: u8, key: &[u8]) -> Vec<u8> {
 
 fn spki(key: &[u8]) -> Vec<u8> {
     spki_with(&[&RSA_OID[..], &NULL].concat(), 0, key)
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    pem_wrapped(label, der, 64, "\n")
-}
-
-fn pem_wrapped(label: &str, der: &[u8], width: usize, eol: &str) -> String {
-    let b64 = Base64::encode_to_string(der).unwrap();
-    let mut out = format!("-----BEGIN {label}-----{eol}");
-    for line in b64.as_bytes().chunks(width) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push_str(eol);
-    }
-    out.push_str(&format!("-----END {label}-----{eol}"));
-    out
 }
 
 /// A 2048-bit modulus (any odd number with the top bit set does for parsing).
@@ -245,29 +216,7 @@ fn pem_variations_agree() {
     let bodies = [("PUBLIC KEY", der), ("RSA PUBLIC KEY", pkcs1(&c.n, &c.e))];
     let mut accepted = 0;
     for (label, der) in &bodies {
-        let lf = pem(label, der);
-        let variants = [
-            lf.clone(),
-            pem_wrapped(label, der, 64, "\r\n"),
-            pem_wrapped(label, der, 76, "\n"),
-            pem_wrapped(label, der, 48, "\n"),
-            pem_wrapped(label, der, 10_000, "\n"),
-            lf.trim_end().to_owned(),
-            format!("  \n\t{lf}\n\n  "),
-            format!("junk before\n{lf}"),
-            format!("{lf}junk after\n"),
-            lf.replacen('\n', "\n\n", 2),
-            lf.replacen('\n', "\nProc-Type: 4,ENCRYPTED\n\n", 1),
-            lf.replacen("-----\n", "----- \n", 1),
-            lf.replacen("BEGIN", "BEGIN ", 1),
-            lf.replace(&format!("END {label}"), "END OTHER"),
-            lf.replace(&format!("-----END {label}-----\n"), ""),
-            lf.replacen("MII", "M II", 1),
-            lf.replacen("MII", "M=I", 1),
-            lf.replacen("MII", "M*I", 1),
-            lf.to_lowercase(),
-            String::new(),
-        ];
+        let variants = pem_variants(label, der);
         for v in variants {
             accepted += usize::from(agree(&v));
         }
@@ -289,23 +238,7 @@ fn random_mutations_agree() {
     let mut accepted = 0;
     for round in 0..3000 {
         let (label, der) = &forms[round % 2];
-        let mut der = der.clone();
-        for _ in 0..1 + rng.below(3) {
-            let at = if rng.below(2) == 0 {
-                rng.below(30.min(der.len()))
-            } else {
-                rng.below(der.len())
-            };
-            match rng.below(5) {
-                0 => der[at] = rng.next() as u8,
-                1 => der[at] ^= 1 << rng.below(8),
-                2 => der.insert(at, rng.next() as u8),
-                3 => {
-                    der.remove(at);
-                }
-                _ => der.truncate(at.max(1)),
-            }
-        }
+        let der = rng.mutate(der, 30);
         let label = if rng.below(10) == 0 {
             forms[(round + 1) % 2].0
         } else {

@@ -4,9 +4,11 @@ One Envoy runs the seed issuer plus three more: every JWS algorithm, JWKS/PEM/HM
 sources, keys with and without `alg`/`kid`.
 """
 
+import base64
 import json
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 import jwtkit
 import scenario
@@ -354,3 +356,43 @@ def test_hs256_listed_without_hmac_secret_never_verifies_with_rsa_key(upstream):
         still_serving(env)
     finally:
         env.stop()
+
+
+# ------------------------------------------------------------------ PEM keys of every curve
+def _compressed_spki_pem(key) -> str:
+    """The key's SubjectPublicKeyInfo with its EC point compressed (SEC 1 §2.3.3), as
+    some tools write it; `cryptography` only writes the uncompressed form."""
+    der = key.public_der()
+    algorithm = der[2:4 + der[3]]  # the AlgorithmIdentifier (short-form lengths here)
+    point = key.private.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+    bits = bytes([0x03, len(point) + 1, 0]) + point
+    body = algorithm + bits
+    spki = bytes([0x30, len(body)]) + body
+    b64 = base64.b64encode(spki).decode()
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
+
+
+def test_pem_keys_of_every_curve_and_point_form_verify(start_envoy):
+    """P-256 and P-384 PEM keys with compressed points, an Ed25519 PEM key: read by the
+    filter's own PEM parser (src/curve_pem.rs), each verifies its tokens and only them."""
+    c256 = jwtkit.ec_key("c256", "ES256")
+    c384 = jwtkit.ec_key("c384", "ES384", crv="P-384")
+    ed = jwtkit.ed_key("ed-pem", "EdDSA")
+    cfg = scenario.seed_config()
+    cfg["issuers"].append({
+        "issuer": ISS_PEM,
+        "pem": [{"kid": "c256", "pem": _compressed_spki_pem(c256)},
+                {"kid": "c384", "pem": _compressed_spki_pem(c384)},
+                {"kid": "ed-pem", "pem": ed.spki_pem()}],
+        "algorithms": ["ES256", "ES384", "EdDSA"],
+    })
+    e = start_envoy(cfg)
+    for kid, key, alg in [("c256", c256, "ES256"), ("c384", c384, "ES384"), ("ed-pem", ed, "EdDSA")]:
+        t = jwtkit.sign({"alg": alg, "kid": kid}, pl(ISS_PEM), key, alg)
+        assert_allowed(e.request("GET", "/orders", token=t))
+    # A token signed by another P-256 key under c256's kid: refused.
+    other = jwtkit.ec_key("c256", "ES256")
+    t = jwtkit.sign({"alg": "ES256", "kid": "c256"}, pl(ISS_PEM), other, "ES256")
+    assert_invalid_token(e.request("GET", "/orders", token=t))

@@ -45,6 +45,12 @@ impl PublicKey {
         Some(PublicKey { encoded, minus_a })
     }
 
+    /// Whether the bytes are a point of the curve and not of small order: the keys
+    /// ed25519-compact's `validate` accepts (the others verify nothing).
+    pub fn is_valid(&self) -> bool {
+        self.minus_a.is_some()
+    }
+
     /// Verifies a signature (`R ‖ S`, 32 bytes each) over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.check(message, signature).unwrap_or(false)

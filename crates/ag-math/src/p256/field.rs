@@ -178,7 +178,35 @@ impl Fe {
 
     /// self^(p−2) = self⁻¹ (Fermat); zero stays zero. Only for the per-key tables.
     pub fn invert(&self) -> Fe {
-        let exponent = sub_borrow(&P, &[2, 0, 0, 0, 0, 0, 0, 0]).0;
+        self.pow(&sub_borrow(&P, &[2, 0, 0, 0, 0, 0, 0, 0]).0)
+    }
+
+    /// A square root, if there is one: p ≡ 3 (mod 4), so it is self^((p+1)/4). Only for
+    /// reading compressed public keys.
+    pub fn sqrt(&self) -> Option<Fe> {
+        const P_PLUS_1_OVER_4: Limbs = [
+            0,
+            0,
+            0x4000_0000,
+            0,
+            0,
+            0x4000_0000,
+            0xc000_0000,
+            0x3fff_ffff,
+        ];
+        let root = self.pow(&P_PLUS_1_OVER_4);
+        root.square().equals(self).then_some(root)
+    }
+
+    /// Whether the value (out of Montgomery form, reduced below p) is odd: the y a
+    /// compressed point names.
+    pub fn is_odd(&self) -> bool {
+        let normal = self.mul(&Fe::from_limbs(&[1, 0, 0, 0, 0, 0, 0, 0]));
+        normal.canonical()[0] & 1 == 1
+    }
+
+    /// self^exponent by square-and-multiply (variable-time: public values only).
+    fn pow(&self, exponent: &Limbs) -> Fe {
         let mut acc = ONE;
         for limb in exponent.iter().rev() {
             for bit in (0..32).rev() {

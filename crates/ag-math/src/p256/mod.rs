@@ -67,23 +67,33 @@ const BASE_TABLE: usize = 32;
 const _: () = assert!(KEY_TABLE.is_power_of_two() && BASE_TABLE.is_power_of_two());
 
 impl PublicKey {
-    /// From an uncompressed SEC 1 point (`04 ‖ x ‖ y`). `None` unless x, y < p and the
-    /// point is on the curve (P-256 has cofactor 1: on the curve is in the group).
+    /// From a SEC 1 point, uncompressed (`04 ‖ x ‖ y`) or compressed (`02`/`03 ‖ x`, as
+    /// PEM keys may hold). `None` unless the coordinates are below p and the point is on
+    /// the curve (P-256 has cofactor 1: on the curve is in the group).
     pub fn from_sec1(bytes: &[u8]) -> Option<PublicKey> {
         let (&tag, coordinates) = bytes.split_first()?;
-        if tag != 0x04 || coordinates.len() != 64 {
-            return None;
-        }
-        let (x, y) = coordinates.split_at(32);
-        let x = from_be_bytes(x.try_into().ok()?);
-        let y = from_be_bytes(y.try_into().ok()?);
-        if !less_than(&x, &P) || !less_than(&y, &P) {
-            return None;
-        }
-        let point = Affine {
-            x: Fe::import(&x),
-            y: Fe::import(&y),
+        let (x, y) = match (tag, coordinates.len()) {
+            (0x04, 64) => {
+                let (x, y) = coordinates.split_at(32);
+                (coordinate(x)?, Some(coordinate(y)?))
+            }
+            (0x02 | 0x03, 32) => (coordinate(coordinates)?, None),
+            _ => return None,
         };
+        let y = match y {
+            Some(y) => y,
+            None => {
+                // y² = x³ − 3x + b has a root or the point does not exist; the tag's
+                // low bit names which of y and p − y.
+                let root = curve_rhs(&x).sqrt()?;
+                if root.is_odd() == (tag == 0x03) {
+                    root
+                } else {
+                    root.neg()
+                }
+            }
+        };
+        let point = Affine { x, y };
         if !on_curve(&point) {
             return None;
         }
@@ -132,11 +142,19 @@ fn x_matches(point: &Jacobian, r: &Limbs) -> bool {
     checked_add(r, &N.m).is_some_and(|r_plus_n| less_than(&r_plus_n, &P) && matches(&r_plus_n))
 }
 
-/// y² = x³ − 3x + b.
+/// A big-endian coordinate of 32 bytes, if below p, as a field element.
+fn coordinate(bytes: &[u8]) -> Option<Fe> {
+    let value = from_be_bytes(bytes.try_into().ok()?);
+    less_than(&value, &P).then(|| Fe::import(&value))
+}
+
+/// x³ − 3x + b: y² for a point on the curve.
+fn curve_rhs(x: &Fe) -> Fe {
+    x.square().mul(x).sub(&x.times(3)).add(&Fe::import(&B))
+}
+
 fn on_curve(point: &Affine) -> bool {
-    let (x, y) = (&point.x, &point.y);
-    let x3 = x.square().mul(x);
-    y.square().equals(&x3.sub(&x.times(3)).add(&Fe::import(&B)))
+    point.y.square().equals(&curve_rhs(&point.x))
 }
 
 /// G's odd multiples, computed once per VM (`None` never happens: G is a valid point).
