@@ -517,8 +517,17 @@ impl IssuerFetch {
             Err(problem) => {
                 shared.metrics.jwks_fetch_failed();
                 if self.healthy != Some(false) {
+                    let has_keys = shared
+                        .policy
+                        .remote(&self.issuer)
+                        .is_some_and(|remote| remote.current(now_ms / 1000).is_some());
+                    let outcome = if has_keys {
+                        "keeping the last good keys (for at most max_stale_seconds)"
+                    } else {
+                        "no keys yet: its tokens get 503 until a fetch succeeds"
+                    };
                     log::warn!(
-                        "audience-guard: key fetch for issuer {:?} failed: {problem}; keeping the last good keys",
+                        "audience-guard: key fetch for issuer {:?} failed: {problem}; {outcome}",
                         self.issuer
                     );
                 }

@@ -163,6 +163,8 @@ def test_keys_unavailable_is_503(launch):
     assert env.counter("jwks_fetch_failed") >= 1
     # no token: no keys needed
     assert_missing_token(env.request("GET", "/orders"))
+    # The log says what the failure means here: there were never keys to keep.
+    assert "no keys yet" in env.log() and "keeping the last good keys" not in env.log()
 
 
 @pytest.mark.parametrize(
@@ -247,6 +249,7 @@ def test_reset_in_the_middle_of_the_body_is_a_failed_fetch_not_a_trap(launch, id
     while env.counter("jwks_fetch_failed") < failed + 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert env.counter("jwks_fetch_failed") >= failed + 2, "the cut responses were not counted as failed fetches"
+    assert "keeping the last good keys" in env.log()
     assert_allowed(env.request("GET", "/orders", token=scenario.token(sub="after")))
     assert_vm_healthy(env)
 
