@@ -15,13 +15,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 mod issuer;
-mod object_only;
 mod rule;
+mod shapes;
 mod token_forward;
 
 use issuer::{compile_issuer, RawIssuer};
-pub(crate) use object_only::objects_only;
 use rule::{check_case_twins, compile_rule, service_audiences, RawRule};
+pub(crate) use shapes::{names_only, objects_only};
 use token_forward::{check_forward, compile_forward, compile_sources, RawForward, RawToken};
 
 /// A configuration problem, located by its JSON path (`rules[2].scopes`).
@@ -126,13 +126,10 @@ struct RawResponses {
 
 /// A JSON or shape error as one line naming its path. serde reports a missing field at
 /// the object that lacks it: the field is appended, so the path names what to add.
-/// Positions are dropped (the path says where). The text was already checked to be
-/// JSON, so serde_json's "expected value" (what it says of `null` or a number where a
-/// name such as `"dry_run"` belongs) is a shape error too.
+/// Positions are dropped (the path says where).
 fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
     let text = error.inner().to_string();
     let message = match text.rsplit_once(" at line ") {
-        Some(("expected value", _)) => "expected one of the names this field accepts",
         Some((message, _)) => message,
         None => text.as_str(),
     };
@@ -304,10 +301,13 @@ enum RawScopes {
 }
 
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 enum AllScopes {
     #[serde(rename = "*")]
     Star,
 }
+
+names_only!(AllScopes);
 
 fn compile_clients(
     raw: BTreeMap<String, BTreeMap<String, RawScopes>>,

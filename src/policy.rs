@@ -4,6 +4,7 @@
 use crate::algorithm::Algorithm;
 use crate::cache::{CacheConfig, CacheUse, Lookup, Verified, VerifyCache};
 use crate::claims::ClaimCondition;
+use crate::config::names_only;
 use crate::decision::{Caller, Failure, Reason};
 use crate::forward::Forward;
 use crate::json::{self, Object};
@@ -102,6 +103,7 @@ pub struct MultipleAudiences {
 
 #[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[serde(remote = "Self")]
 pub enum MissingAudience {
     #[default]
     Reject,
@@ -109,7 +111,10 @@ pub enum MissingAudience {
     SelfClient,
 }
 
+names_only!(MissingAudience);
+
 #[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(remote = "Self")]
 pub enum TokenType {
     #[serde(rename = "at+jwt")]
     AtJwt,
@@ -120,13 +125,18 @@ pub enum TokenType {
     Any,
 }
 
+names_only!(TokenType);
+
 #[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[serde(remote = "Self")]
 pub enum Unmatched {
     #[default]
     Deny,
     Allow,
 }
+
+names_only!(Unmatched);
 
 #[derive(Debug, Clone)]
 pub struct Responses {

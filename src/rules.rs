@@ -1,6 +1,7 @@
 //! Rules: which requests a rule applies to (first match wins) and what it requires.
 
 use crate::claims::ClaimCondition;
+use crate::config::names_only;
 use crate::paths;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -10,11 +11,14 @@ use std::rc::Rc;
 /// Enforce (default) or only compute, log and count the decision.
 #[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[serde(remote = "Self")]
 pub enum Mode {
     #[default]
     Enforce,
     DryRun,
 }
+
+names_only!(Mode);
 
 /// One compiled rule.
 #[derive(Debug)]

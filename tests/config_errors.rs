@@ -184,7 +184,8 @@ fn unknown_nested_field_is_refused_with_its_path() {
 }
 
 /// serde's derived structs would also read a JSON array, by position (`[false]` as
-/// `{"require_azp": false}`): every section must be an object.
+/// `{"require_azp": false}`), and its unit enums a one-member object: every section
+/// must be an object, every name a string.
 #[test]
 fn sections_given_as_arrays_are_refused() {
     let issuer = seed_config()["issuers"][0].clone();
@@ -244,6 +245,24 @@ fn sections_given_as_arrays_are_refused() {
             refused_at(&config, path)
         };
         assert!(line.contains("expected a JSON object"), "{line}");
+    }
+    // A name (mode, unmatched, …) given as a one-member object, which serde's derived
+    // enums also read: refused like any other shape but a string.
+    for (config, path) in [
+        (
+            seed_with(|c| c["rules"][3]["mode"] = json!({"dry_run": null})),
+            "rules[3].mode",
+        ),
+        (
+            seed_with(|c| c["unmatched"] = json!({"allow": null})),
+            "unmatched",
+        ),
+        (
+            seed_with(|c| c["clients"]["customer-portal"]["orders-api"] = json!({"*": null})),
+            "clients.customer-portal.orders-api",
+        ),
+    ] {
+        refused_at(&config, path);
     }
     // A PEM key given as a list: the untagged choice names both accepted forms.
     let c = seed_with(|c| {
