@@ -3,19 +3,24 @@
 //! Why: jwt-simple's `ES256PublicKey`/`ES384PublicKey`/`Ed25519PublicKey::from_pem` were
 //! its last uses in the module, and they linked in the `p256` crate's field arithmetic
 //! (at `opt-level = 3`, for point decompression) and ed25519-compact, which nothing else
-//! runs: 79 KB of the module's 735 KB, and V8 compiles every byte at Envoy's start
+//! runs: 77 KB of the module's 735 KB, and V8 compiles every byte at Envoy's start
 //! (bench/README.md, "Memory"). This reads the same documents with the DER decoder
-//! `rsa_pem` already uses (`spki` 0.8, as those crates did) and the same checks:
+//! `rsa_pem` uses (`spki` 0.8, as those crates did) and the same checks:
 //!
 //! - label `PUBLIC KEY`, a SubjectPublicKeyInfo in DER with no trailing data, a BIT STRING
 //!   without unused bits;
 //! - EC: algorithm id-ecPublicKey whose parameters are the named curve prime256v1 or
-//!   secp384r1; the key a SEC 1 point, uncompressed or compressed, on the curve;
+//!   secp384r1; the key a SEC 1 point, uncompressed or compressed (tags 04, 02, 03: what
+//!   RFC 5480 §2.2 allows; the RustCrypto crates also took the non-standard "compact"
+//!   tag 05, refused here for both curves), on the curve;
 //! - Ed25519: algorithm id-Ed25519 without parameters (RFC 8410 §3); 32 bytes that
 //!   decode to a point not of small order (ed25519-compact's `validate`).
 //!
-//! Surrounding whitespace is trimmed first, as `rsa_pem` does. `tests/curve_pem.rs`
-//! checks the acceptance against jwt-simple's parsers.
+//! Surrounding whitespace is trimmed first, as `rsa_pem` does. The PEM text follows RFC
+//! 7468's strict grammar, as jwt-simple's EC parsers did; ed25519-compact's own reader
+//! was laxer (other line widths, blank lines, text after `END`), so an Ed25519 key in
+//! such a document is now refused. `tests/curve_pem.rs` checks the acceptance against
+//! jwt-simple's parsers, with those two differences.
 
 use ag_math::{ed25519, p256};
 use spki::der::asn1::ObjectIdentifier;
@@ -46,6 +51,7 @@ pub fn curve_key_from_pem(pem: &str) -> Option<CurveKey> {
     }
     let spki = SubjectPublicKeyInfoRef::from_der(document.as_bytes()).ok()?;
     let key = spki.subject_public_key.as_bytes()?.to_vec();
+    let sec1_form = matches!(key.first(), Some(0x02..=0x04));
     let algorithm = spki.algorithm;
     if algorithm.oid == ED25519 {
         let valid = algorithm.parameters.is_none()
@@ -56,6 +62,9 @@ pub fn curve_key_from_pem(pem: &str) -> Option<CurveKey> {
         return None;
     }
     let curve = algorithm.parameters_oid().ok()?;
+    if !sec1_form {
+        return None;
+    }
     if curve == PRIME256V1 {
         p256::PublicKey::from_sec1(&key)?;
         Some(CurveKey::P256(key))

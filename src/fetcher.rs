@@ -517,6 +517,9 @@ impl IssuerFetch {
             Err(problem) => {
                 shared.metrics.jwks_fetch_failed();
                 if self.healthy != Some(false) {
+                    // Another VM of this process may have published keys this one has
+                    // not read yet.
+                    self.sync(shared);
                     let has_keys = shared
                         .policy
                         .remote(&self.issuer)
@@ -524,7 +527,7 @@ impl IssuerFetch {
                     let outcome = if has_keys {
                         "keeping the last good keys (for at most max_stale_seconds)"
                     } else {
-                        "no keys yet: its tokens get 503 until a fetch succeeds"
+                        "no usable keys (never fetched, or older than max_stale_seconds): its tokens get 503 until a fetch succeeds"
                     };
                     log::warn!(
                         "audience-guard: key fetch for issuer {:?} failed: {problem}; {outcome}",

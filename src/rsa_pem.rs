@@ -3,7 +3,7 @@
 //! Why: `RS256PublicKey::from_pem` was the last use of jwt-simple's RSA (superboring, rsa,
 //! num-bigint-dig) once RS* and PS* verify in `rsa_verify`/`rsa_pss`; keeping it linked
 //! them all into the module. This reads the same two forms, with the same strict DER
-//! decoder family (`der`/`spki` 0.8, already linked for the EC keys' PEM), and applies
+//! decoder family (`der`/`spki` 0.8, which `curve_pem` uses too), and applies
 //! the same key policy:
 //!
 //! - `-----BEGIN PUBLIC KEY-----`: SubjectPublicKeyInfo, algorithm rsaEncryption with

@@ -236,8 +236,6 @@ pub fn check_times(issuer: &Issuer, claims: &Object, now: u64) -> Result<u64, Fa
 impl Unverified<'_, '_> {
     /// Checks the signature against the issuer's keys: the key with the token's `kid`,
     /// or else the keys without a `kid`; without a `kid`, every key that serves `alg`.
-    /// For the algorithms it verifies (all but RS*), jwt-simple re-checks the times with
-    /// the same clock and leeway.
     pub fn verify_signature(&mut self, now: u64) -> Result<(), Failure> {
         let Some((keys, generation)) = self.issuer.key_set(now) else {
             return Err(Failure {

@@ -219,6 +219,13 @@ fn sections_given_as_arrays_are_refused() {
             "responses",
         ),
         (seed_with(|c| c["cache"] = json!([false])), "cache"),
+        // Empty arrays, which serde read as "every field at its default".
+        (seed_with(|c| c["cache"] = json!([])), "cache"),
+        (
+            seed_with(|c| c["rules"][1]["match"] = json!([])),
+            "rules[1].match",
+        ),
+        (seed_with(|c| c["forward"] = json!([])), "forward"),
         (
             seed_with(|c| {
                 c["issuers"][0] = json!([issuer["issuer"], issuer["jwks"]]);
@@ -256,6 +263,14 @@ fn sections_given_as_arrays_are_refused() {
         (
             seed_with(|c| c["unmatched"] = json!({"allow": null})),
             "unmatched",
+        ),
+        (
+            seed_with(|c| c["missing_audience"] = json!({"self": null})),
+            "missing_audience",
+        ),
+        (
+            seed_with(|c| c["issuers"][0]["token_type"] = json!({"any": null})),
+            "issuers[0].token_type",
         ),
         (
             seed_with(|c| c["clients"]["customer-portal"]["orders-api"] = json!({"*": null})),

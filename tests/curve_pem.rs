@@ -2,9 +2,11 @@
 //! keys jwt-simple's `ES256PublicKey`/`ES384PublicKey`/`Ed25519PublicKey::from_pem`
 //! accepted (on the trimmed document, as `rsa_pem` reads RSA ones), naming the same key:
 //! generated keys in both point forms, hostile DER, PEM-level variations and random
-//! mutations. Ed25519 PEM text is read by the same strict grammar as the others, which
-//! ed25519-compact's reader was not (`pem_variations_agree`). Also: `ag_math::p256`
-//! reads compressed points as jwt-simple's `p256` does.
+//! mutations. Two differences, on purpose: Ed25519 PEM text is read by the same strict
+//! grammar as the others, which ed25519-compact's reader was not
+//! (`pem_variations_agree`), and the non-standard "compact" point form (tag 05) is refused
+//! (`hostile_der_is_refused_by_both`). Also: `ag_math::p256` reads compressed points as
+//! jwt-simple's `p256` does.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,7 +17,7 @@
 mod crypto_common;
 use ag_math::p256;
 use audience_guard::curve_pem::{curve_key_from_pem, CurveKey};
-use crypto_common::{pem, pem_variants, tlv, Rng};
+use crypto_common::{hex, pem, pem_variants, tlv, Rng};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
 use jwt_simple::prelude::*;
 
@@ -75,6 +77,8 @@ const P384_OID: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 const SECP256K1_OID: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
 const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
 const NULL: [u8; 2] = [0x05, 0x00];
+/// The P-256 field prime, big-endian hex.
+const P256_P: &str = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
 
 /// SubjectPublicKeyInfo with the given AlgorithmIdentifier contents, unused-bits byte
 /// and key.
@@ -165,6 +169,10 @@ fn hostile_der_is_refused_by_both() {
     off_curve[64] ^= 1;
     let mut wrong_tag = p256_point.clone();
     wrong_tag[0] = 0x06;
+    let [_, p384_compressed] = keys.p384_points();
+    // The "compact" form (tag 05, x only) the RustCrypto crates also read; RFC 5480
+    // allows 02, 03 and 04 only.
+    let compact = |compressed: &[u8]| [&[0x05][..], &compressed[1..]].concat();
     let mut flipped_parity = p256_compressed.clone();
     flipped_parity[0] ^= 1; // the other y: still on the curve, another key — see below
     let documents: Vec<(&str, Vec<u8>)> = vec![
@@ -234,6 +242,15 @@ fn hostile_der_is_refused_by_both() {
     ];
     for (label, der) in documents {
         assert!(!agree(&pem(label, &der)), "{label} {der:02x?}");
+    }
+    // Compact points: jwt-simple's crates read them, we do not (for either curve).
+    for der in [
+        ec_spki(&P256_OID, &compact(&p256_compressed)),
+        ec_spki(&P384_OID, &compact(&p384_compressed)),
+    ] {
+        let document = pem("PUBLIC KEY", &der);
+        assert!(theirs(&document).is_some(), "{document}");
+        assert_eq!(curve_key_from_pem(&document), None, "{document}");
     }
     // The other parity names a valid key, but not this one: both read it, the same way.
     assert!(agree(&pem(
@@ -310,10 +327,13 @@ fn compressed_p256_points_match_the_p256_crate() {
     }
     // About half of all x are on the curve.
     assert!((120..280).contains(&on_curve), "{on_curve}");
-    // x = p and beyond: not a coordinate.
+    // x = p: reduced, it would be 0, whose y² = b has a root, so only the bound refuses it.
     let mut unreduced = vec![0x02];
-    unreduced.extend([0xff; 32]);
+    unreduced.extend(hex(P256_P));
     assert!(p256::PublicKey::from_sec1(&unreduced).is_none());
+    let mut zero = vec![0x02];
+    zero.extend([0; 32]);
+    assert!(p256::PublicKey::from_sec1(&zero).is_some());
 
     for _ in 0..10 {
         let pair = ES256KeyPair::generate();

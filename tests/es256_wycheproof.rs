@@ -95,12 +95,19 @@ fn malformed_keys_and_signatures_are_refused() {
     let mut off = point.clone();
     off[64] ^= 1;
     assert!(PublicKey::from_sec1(&off).is_none());
-    // x = p (not reduced), the point at "infinity" encoded as zeros.
-    let mut unreduced = point.clone();
-    unreduced[1..33].copy_from_slice(&hex(
+    // x = p (not reduced) with y = √b: reduced, (0, √b) is on the curve, so only the
+    // bound refuses it; the point at "infinity" encoded as zeros.
+    let mut unreduced = vec![0x04];
+    unreduced.extend(hex(
         "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
     ));
+    let root_b = hex("66485c780e2f83d72433bd5d84a06bb6541c2af31dae871728bf856a174f93f4");
+    unreduced.extend(&root_b);
     assert!(PublicKey::from_sec1(&unreduced).is_none());
+    let mut reduced = vec![0x04];
+    reduced.extend([0; 32]);
+    reduced.extend(&root_b);
+    assert!(PublicKey::from_sec1(&reduced).is_some());
     let mut zeros = vec![0x04];
     zeros.extend([0u8; 64]);
     assert!(PublicKey::from_sec1(&zeros).is_none());

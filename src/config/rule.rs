@@ -111,7 +111,7 @@ pub(super) fn compile_rule(
         } else {
             ConfigError::new(
                 "audiences",
-                format!("required: {path} is protected and sets no audiences of its own (there is no \"any audience\")"),
+                format!("{path} is protected and sets no audiences of its own, so this list must name at least one (there is no \"any audience\")"),
             )
         });
     }

@@ -10,6 +10,10 @@
 //! one shape: [`objects_only!`] a map (an array is then "invalid type: sequence,
 //! expected a JSON object" at its path), [`names_only!`] a string. serde_path_to_error
 //! still sees every member, through the map it hands on.
+//!
+//! The inherent `T::deserialize` that `remote = "Self"` generates is the lax reading:
+//! only these macros call it. Everything else reads through the trait
+//! (`serde::Deserialize::deserialize`, `serde_json::from_*`), which checks the shape.
 
 /// Implements `Deserialize` for each given type (which must also carry
 /// `#[derive(Deserialize)] #[serde(remote = "Self")]`) so that only a JSON object is read.

@@ -120,8 +120,8 @@ pub fn pem_wrapped(label: &str, der: &[u8], width: usize, eol: &str) -> String {
 }
 
 /// PEM-level variations of one document: line endings and widths, surrounding
-/// whitespace and text, headers, blank lines, broken labels and base64 (the first 20 of
-/// them; the body's first three characters are where the base64 is broken).
+/// whitespace and text, headers, blank lines, broken labels and base64 (broken in the
+/// body's first three characters), and an empty document: 20 in all.
 pub fn pem_variants(label: &str, der: &[u8]) -> Vec<String> {
     let lf = pem(label, der);
     let body = Base64::encode_to_string(der).unwrap();

@@ -61,7 +61,7 @@ CASES = {
     "empty-issuers": (_set(["issuers"], []), "issuers"),
     "issuer-without-keys": (_no_keys, "issuers[0]"),
     "issuer-without-issuer": (_set(["issuers", 0, "issuer"], ...), "issuers[0].issuer"),
-    "rule-without-audience": (_no_audience, "audiences: required: rules[1]"),
+    "rule-without-audience": (_no_audience, "audiences: rules[1] is protected"),
     "rule-with-empty-audiences": (_set(["rules", 2, "audiences"], []), "rules[2].audiences"),
     # serde would read an array as the section's fields by position ([false] as
     # require_azp: false): every section must be an object.

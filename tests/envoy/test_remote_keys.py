@@ -164,7 +164,7 @@ def test_keys_unavailable_is_503(launch):
     # no token: no keys needed
     assert_missing_token(env.request("GET", "/orders"))
     # The log says what the failure means here: there were never keys to keep.
-    assert "no keys yet" in env.log() and "keeping the last good keys" not in env.log()
+    assert "no usable keys" in env.log() and "keeping the last good keys" not in env.log()
 
 
 @pytest.mark.parametrize(

@@ -311,6 +311,28 @@ mod tests {
         a.mul(&Fe(plain)).canonical()
     }
 
+    /// Square roots: a square's root squares back to it and its parity is the plain
+    /// value's; a non-residue (−1, as p ≡ 3 mod 4) has none.
+    #[test]
+    fn sqrt_and_parity() {
+        let minus_one = Fe::import(&sub_borrow(&P, &[1, 0, 0, 0, 0, 0, 0, 0]).0);
+        assert!(minus_one.sqrt().is_none());
+        assert!(ZERO.sqrt().is_some_and(|r| r.is_zero()));
+        for sample in samples() {
+            let a = Fe::import(&sample);
+            assert_eq!(a.is_odd(), value(&a)[0] & 1 == 1);
+            let square = a.square();
+            let root = square.sqrt().expect("a square has a root");
+            assert!(root.square().equals(&square));
+            assert!(root.equals(&a) || root.equals(&a.neg()));
+            // −a is the other root, of the other parity (a ≠ 0).
+            if !a.is_zero() {
+                assert_ne!(a.is_odd(), a.neg().is_odd());
+            }
+            assert!(square.mul(&minus_one).sqrt().is_none() || square.is_zero());
+        }
+    }
+
     /// a + b mod p on 32-bit limbs (slow, obviously right).
     fn add_slow(a: &Limbs, b: &Limbs) -> Limbs {
         let mut sum = [0u32; 8];
