@@ -51,7 +51,6 @@ pub fn curve_key_from_pem(pem: &str) -> Option<CurveKey> {
     }
     let spki = SubjectPublicKeyInfoRef::from_der(document.as_bytes()).ok()?;
     let key = spki.subject_public_key.as_bytes()?.to_vec();
-    let sec1_form = matches!(key.first(), Some(0x02..=0x04));
     let algorithm = spki.algorithm;
     if algorithm.oid == ED25519 {
         let valid = algorithm.parameters.is_none()
@@ -62,7 +61,8 @@ pub fn curve_key_from_pem(pem: &str) -> Option<CurveKey> {
         return None;
     }
     let curve = algorithm.parameters_oid().ok()?;
-    if !sec1_form {
+    // SEC 1 compressed (02, 03) or uncompressed (04) only; see the module doc.
+    if !matches!(key.first(), Some(0x02..=0x04)) {
         return None;
     }
     if curve == PRIME256V1 {

@@ -95,7 +95,7 @@ pub(super) fn compile_rule(
 ) -> Result<Rule, ConfigError> {
     let path = format!("rules[{index}]");
     let name = raw.name.unwrap_or_else(|| path.clone());
-    let own = raw.audiences.is_some();
+    let has_own_list = raw.audiences.is_some();
     let audiences = match raw.audiences {
         Some(a) => strings(a, &format!("{path}.audiences"))?,
         None => defaults.to_vec(),
@@ -103,7 +103,7 @@ pub(super) fn compile_rule(
     if audiences.is_empty() && !raw.anonymous {
         // Named where the fix belongs: the rule's own empty list, or the top-level list
         // the rule takes its audiences from.
-        return Err(if own {
+        return Err(if has_own_list {
             ConfigError::new(
                 format!("{path}.audiences"),
                 "no audience for this rule (there is no \"any audience\")",

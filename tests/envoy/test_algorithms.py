@@ -359,13 +359,16 @@ def test_hs256_listed_without_hmac_secret_never_verifies_with_rsa_key(upstream):
 
 
 # ------------------------------------------------------------------ PEM keys of every curve
-def _compressed_spki_pem(key) -> str:
+def _compressed_spki_pem(key, tag=None) -> str:
     """The key's SubjectPublicKeyInfo with its EC point compressed (SEC 1 §2.3.3), as
-    some tools write it; `cryptography` only writes the uncompressed form."""
+    some tools write it; `cryptography` only writes the uncompressed form. `tag`
+    replaces the point's first byte."""
     der = key.public_der()
     algorithm = der[2:4 + der[3]]  # the AlgorithmIdentifier (short-form lengths here)
     point = key.private.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+    if tag is not None:
+        point = bytes([tag]) + point[1:]
     bits = bytes([0x03, len(point) + 1, 0]) + point
     body = algorithm + bits
     spki = bytes([0x30, len(body)]) + body
@@ -396,3 +399,16 @@ def test_pem_keys_of_every_curve_and_point_form_verify(start_envoy):
     other = jwtkit.ec_key("c256", "ES256")
     t = jwtkit.sign({"alg": "ES256", "kid": "c256"}, pl(ISS_PEM), other, "ES256")
     assert_invalid_token(e.request("GET", "/orders", token=t))
+
+
+@pytest.mark.parametrize("crv", ["P-256", "P-384"])
+def test_pem_key_with_a_compact_point_is_rejected(reject_config, crv):
+    """The non-standard "compact" point form (tag 05; RFC 5480 allows 02, 03 and 04)."""
+    alg = "ES256" if crv == "P-256" else "ES384"
+    key = jwtkit.ec_key("compact", alg, crv=crv)
+    cfg = scenario.seed_config()
+    cfg["issuers"][0].pop("jwks")
+    cfg["issuers"][0]["algorithms"] = [alg]
+    cfg["issuers"][0]["pem"] = [_compressed_spki_pem(key, tag=0x05)]
+    line = reject_config(cfg, "issuers[0].pem")
+    assert "not a supported PEM public key" in line, line

@@ -84,6 +84,9 @@ CASES = {
     "scopes-array-of-numbers": (_set(["rules", 2, "scopes"], [1]), "rules[2].scopes"),
     "bad-mode": (_set(["rules", 3, "mode"], "audit"), "rules[3].mode"),
     "bad-unmatched": (_set(["unmatched"], "maybe"), "unmatched"),
+    # A name given as a one-member object, which serde's derived enums would also read.
+    "unmatched-as-object": (_set(["unmatched"], {"allow": None}), "unmatched"),
+    "mode-as-object": (_set(["rules", 3, "mode"], {"dry_run": None}), "rules[3].mode"),
     "bad-missing-audience": (_set(["missing_audience"], "maybe"), "missing_audience"),
     "bad-token-type": (_set(["issuers", 0, "token_type"], "at-jwt"), "issuers[0].token_type"),
     # An empty YAML key arrives as null: refused, not read as "absent" (which would
