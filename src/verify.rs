@@ -173,10 +173,14 @@ fn check_member_types(header: &Object, claims: &Object) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Media types compare regardless of case, and a `typ` without `/` stands for the same
+/// name under `application/` (RFC 7515 §4.1.9): `JWT` is `application/jwt`.
 fn type_accepted(wanted: TokenType, typ: Option<&str>) -> bool {
     match wanted {
         TokenType::Any => true,
-        TokenType::Jwt => typ.is_none_or(|t| t.eq_ignore_ascii_case("JWT")),
+        TokenType::Jwt => typ.is_none_or(|t| {
+            t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("application/jwt")
+        }),
         TokenType::AtJwt => typ.is_some_and(|t| {
             t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
         }),

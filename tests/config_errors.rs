@@ -1383,3 +1383,61 @@ fn rules_differing_only_by_case_are_refused() {
     });
     Policy::from_json(&same.to_string()).unwrap();
 }
+
+/// An earlier prefix that takes in a later rule's path only when case is ignored: a
+/// request for the later rule's path is refused (400), so the configuration is.
+#[test]
+fn rules_under_an_earlier_prefix_only_ignoring_case_are_refused() {
+    let rules_with = |earlier: Value, later: Value| {
+        seed_with(|c| {
+            c["rules"] = json!([
+                {"match": earlier, "scopes": ["a"]},
+                {"match": later, "scopes": ["b"]}
+            ])
+        })
+    };
+    for (earlier, later, field) in [
+        (
+            json!({"prefix": "/Admin"}),
+            json!({"prefix": "/admin/x"}),
+            "prefix",
+        ),
+        (
+            json!({"prefix": "/Admin/"}),
+            json!({"path": "/admin/x/y"}),
+            "path",
+        ),
+        (
+            json!({"prefix": "/Admin"}),
+            json!({"path": "/admin", "methods": ["GET"]}),
+            "path",
+        ),
+    ] {
+        refused_at(
+            &rules_with(earlier, later),
+            &format!("rules[1].match.{field}"),
+        );
+    }
+    for (earlier, later) in [
+        // Taken in exactly (ordinary first-match shadowing), not at all, or only by an
+        // earlier rule whose other conditions decide per request.
+        (json!({"prefix": "/admin"}), json!({"prefix": "/admin/x"})),
+        (
+            json!({"prefix": "/Admin"}),
+            json!({"prefix": "/administrator"}),
+        ),
+        (
+            json!({"prefix": "/Admin", "methods": ["GET"]}),
+            json!({"prefix": "/admin/x"}),
+        ),
+        (json!({"path": "/Admin"}), json!({"prefix": "/admin/x"})),
+        // The later rule first: each spelling reaches its own rule.
+        (json!({"prefix": "/admin/x"}), json!({"prefix": "/Admin"})),
+    ] {
+        let config = rules_with(earlier.clone(), later.clone());
+        assert!(
+            Policy::from_json(&config.to_string()).is_ok(),
+            "{earlier} then {later}"
+        );
+    }
+}

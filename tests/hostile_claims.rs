@@ -124,7 +124,18 @@ fn jwt_token_type_accepts_absent_or_jwt_only() {
     allowed(&p, good_token());
     allowed(&p, &hmac_typ(None));
     allowed(&p, &hmac_typ(Some(json!("jwt"))));
-    for typ in ["at+jwt", "application/at+jwt", "JOSE", "JWS"] {
+    // RFC 7515 §4.1.9: `JWT` names the media type `application/jwt`.
+    for typ in ["application/jwt", "Application/JWT"] {
+        allowed(&p, &rs256_typ(&good_claims(), typ));
+    }
+    for typ in [
+        "at+jwt",
+        "application/at+jwt",
+        "JOSE",
+        "JWS",
+        "text/jwt",
+        "application/jwt; x=1",
+    ] {
         refused(&p, &rs256_typ(&good_claims(), typ), INVALID);
     }
 }

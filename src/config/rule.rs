@@ -4,6 +4,7 @@
 use super::objects_only;
 use super::{scopes, strings, ConfigError};
 use crate::claims::ClaimCondition;
+use crate::paths;
 use crate::rules::{HostPattern, Matcher, Mode, Rule};
 use serde::Deserialize;
 use serde_json::Value;
@@ -194,9 +195,12 @@ pub(super) fn compile_rule(
     })
 }
 
-/// Two rules whose `path` (or `prefix`) differ only by ASCII case: a request for the
-/// later one matches the earlier one when case is ignored and is refused (400, see
-/// `decide`), so the later rule could never apply.
+/// Rules that a path compared regardless of case would take from a later rule (see
+/// `decide`: such a request is refused with 400), so that the later rule could never
+/// apply: two whose `path` (or `prefix`) differ only by ASCII case, or an earlier rule
+/// matching on its path alone whose prefix takes in the later one's path only when case
+/// is ignored (`/Admin` before `/admin/x`). Earlier rules with other conditions are
+/// left alone there: whether they overlap depends on the request.
 pub(super) fn check_case_twins(rules: &[Rule]) -> Result<(), ConfigError> {
     fn fields(rule: &Rule) -> [(&'static str, Option<&str>); 2] {
         [
@@ -216,7 +220,30 @@ pub(super) fn check_case_twins(rules: &[Rule]) -> Result<(), ConfigError> {
                     }
                 }
             }
+            if let Some(field) = taken_when_ignoring_case(earlier, later) {
+                return Err(ConfigError::new(
+                    format!("rules[{j}].match.{field}"),
+                    format!("falls under rules[{i}].match.prefix when case is ignored: paths are also compared regardless of case, so a request for it is refused (400) instead of reaching this rule; put this rule first"),
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// The field of `later` whose paths all fall under `earlier`'s prefix only when case is
+/// ignored, if `earlier` matches on that prefix alone.
+fn taken_when_ignoring_case(earlier: &Rule, later: &Rule) -> Option<&'static str> {
+    let m = &earlier.matcher;
+    let prefix = m.prefix.as_deref()?;
+    if m.path.is_some() || m.methods.is_some() || m.hosts.is_some() || m.route.is_some() {
+        return None;
+    }
+    let (field, path) = match (&later.matcher.path, &later.matcher.prefix) {
+        (Some(path), _) => ("path", path),
+        (None, Some(prefix)) => ("prefix", prefix),
+        (None, None) => return None,
+    };
+    let under = |ignore_case| paths::prefix_matches(prefix, path, ignore_case);
+    (under(true) && !under(false)).then_some(field)
 }

@@ -60,7 +60,7 @@ def test_wrong_typ_with_token_type_at_jwt_is_401(at_jwt, typ):
     denied_401(at_jwt, scenario.token(hdr={"typ": typ}), "requests_denied_invalid_token")
 
 
-@pytest.mark.parametrize("typ", [..., "JWT"], ids=["missing", "JWT"])
+@pytest.mark.parametrize("typ", [..., "JWT", "application/jwt"], ids=["missing", "JWT", "app-jwt"])
 def test_token_type_jwt_accepts_jwt_or_absent(plain_jwt, typ):
     ok(plain_jwt, scenario.token(hdr={"typ": typ}))
 

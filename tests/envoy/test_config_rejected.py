@@ -133,9 +133,12 @@ CASES = {
     "forward-claim-on-xfcc": (_set(["forward", "claims"], {"sub": "x-forwarded-client-cert"}),
                               "forward.claims.sub"),
     # Rule paths that could never apply: a query (matched without it), or a twin of an
-    # earlier rule's path that differs only by case (paths are also compared ignoring case).
+    # earlier rule's path that differs only by case (paths are also compared ignoring case)...
     "rule-path-with-query": (_set(["rules", 1, "match"], {"path": "/orders?x=1"}), "rules[1].match.path"),
     "rule-prefix-case-twin": (_set(["rules", 2, "match"], {"prefix": "/Orders"}), "rules[2].match.prefix"),
+    # ... or one under an earlier rule's prefix (on the path alone) only when case is ignored.
+    "rule-under-prefix-ignoring-case": (_set(["rules", 3, "match"], {"prefix": "/ORDERS/x"}),
+                                        "rules[3].match.prefix"),
     # Two outputs one CGI upstream reads as the same header (`_` is `-` to it).
     "outputs-differing-by-underscore": (lambda c: c["forward"].update(client_header="x-jwt-a",
                                                                       claims={"sub": "x_jwt_a"}),
