@@ -321,9 +321,10 @@ fn under(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Whether `grant` allows `method path` under the seed policy.
+/// Whether `grant` allows `method path` under the seed policy. Rule methods are
+/// compared regardless of case (README, `rules`): `GEt` is a read.
 fn permitted(grant: Grant, method: &str, path: &str) -> bool {
-    let read = method == "GET" || method == "HEAD";
+    let read = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
     if path == "/healthz" {
         return grant != Grant::None;
     }
