@@ -16,10 +16,12 @@ pub enum ClaimCondition {
 
 impl ClaimCondition {
     /// A JSON value means equals, a list means any of, an object names one operator.
+    /// `null` is refused wherever a value is compared: a `null` claim counts as absent,
+    /// so it could never match (and a YAML key or list item left empty arrives as one).
     pub fn parse(value: &Value, path: &str) -> Result<ClaimCondition, ConfigError> {
         let object = match value {
             Value::Array(list) if !list.is_empty() => {
-                return Ok(ClaimCondition::AnyOf(list.clone()))
+                return Ok(ClaimCondition::AnyOf(without_null(list, path)?))
             }
             Value::Array(_) => {
                 return Err(ConfigError::new(
@@ -28,7 +30,7 @@ impl ClaimCondition {
                 ))
             }
             Value::Object(object) => object,
-            other => return Ok(ClaimCondition::Equals(other.clone())),
+            other => return Ok(ClaimCondition::Equals(not_null(other, path)?)),
         };
         let mut entries = object.iter();
         let (Some((op, arg)), None) = (entries.next(), entries.next()) else {
@@ -39,7 +41,7 @@ impl ClaimCondition {
         };
         let list = |name: &str| -> Result<Vec<Value>, ConfigError> {
             match arg {
-                Value::Array(l) if !l.is_empty() => Ok(l.clone()),
+                Value::Array(l) if !l.is_empty() => without_null(l, &format!("{path}.{name}")),
                 _ => Err(ConfigError::new(
                     format!("{path}.{name}"),
                     "expected a non-empty array",
@@ -47,7 +49,10 @@ impl ClaimCondition {
             }
         };
         match op.as_str() {
-            "equals" => Ok(ClaimCondition::Equals(arg.clone())),
+            "equals" => Ok(ClaimCondition::Equals(not_null(
+                arg,
+                &format!("{path}.equals"),
+            )?)),
             "any_of" => Ok(ClaimCondition::AnyOf(list("any_of")?)),
             "contains_any" => Ok(ClaimCondition::ContainsAny(list("contains_any")?)),
             "contains_all" => Ok(ClaimCondition::ContainsAll(list("contains_all")?)),
@@ -130,6 +135,25 @@ fn elements(value: &Value) -> Vec<&Value> {
         other => vec![other],
     }
 }
+
+/// The value of an `equals` condition, unless it is `null` (see [`ClaimCondition::parse`]).
+fn not_null(value: &Value, path: &str) -> Result<Value, ConfigError> {
+    match value {
+        Value::Null => Err(ConfigError::new(path, NULL_NEVER_HOLDS)),
+        other => Ok(other.clone()),
+    }
+}
+
+/// The values of a list condition, unless one of them is `null`.
+fn without_null(list: &[Value], path: &str) -> Result<Vec<Value>, ConfigError> {
+    match list.iter().position(Value::is_null) {
+        Some(i) => Err(ConfigError::new(format!("{path}[{i}]"), NULL_NEVER_HOLDS)),
+        None => Ok(list.to_vec()),
+    }
+}
+
+const NULL_NEVER_HOLDS: &str =
+    "null can never match (a null claim counts as absent); give a value, or use present";
 
 #[cfg(test)]
 mod tests {

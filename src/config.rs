@@ -148,9 +148,17 @@ fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ConfigE
 }
 
 /// serde quotes a string it could not use (`invalid type: string "…", expected a
-/// sequence`); the value may be a secret (a private key given where a list was due), so
-/// the line says "a string" instead.
+/// sequence`, ``unknown variant `…`, expected one of …``); the value may be a secret (a
+/// private key given where a list or a name was due), so the line says "a string"
+/// or "unknown name" instead.
 fn without_string_value(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        // The last separator: the value before it may hold one too.
+        let expected = rest
+            .rfind("`, expected")
+            .and_then(|end| rest.get(end + 1..));
+        return format!("unknown name{}", expected.unwrap_or_default());
+    }
     let Some(start) = message.find("string \"") else {
         return message.to_owned();
     };

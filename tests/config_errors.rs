@@ -950,6 +950,23 @@ fn bad_claims_condition_is_refused() {
             "rules[3].claims.groups.contains_all",
         ),
         (json!({"present": "yes"}), "rules[3].claims.groups.present"),
+        // null could never match: a null claim counts as absent (a YAML key or list
+        // item left empty arrives as null).
+        (json!(null), "rules[3].claims.groups"),
+        (json!({"equals": null}), "rules[3].claims.groups.equals"),
+        (json!(["hr-staff", null]), "rules[3].claims.groups[1]"),
+        (
+            json!({"any_of": [null]}),
+            "rules[3].claims.groups.any_of[0]",
+        ),
+        (
+            json!({"contains_any": ["a", null]}),
+            "rules[3].claims.groups.contains_any[1]",
+        ),
+        (
+            json!({"contains_all": [null, "a"]}),
+            "rules[3].claims.groups.contains_all[0]",
+        ),
     ];
     for (cond, path) in cases {
         refused_at(
@@ -1139,6 +1156,34 @@ fn a_string_given_where_a_list_is_due_is_not_echoed() {
         "{line}"
     );
     assert!(line.contains("a string"), "{line}");
+}
+
+/// The same for a name (`mode`, `unmatched`, `missing_audience`, `token_type`): serde's
+/// "unknown variant" quotes the value, which the line leaves out, even when the value
+/// itself holds serde's separator.
+#[test]
+fn an_unknown_name_is_not_echoed() {
+    for value in ["MIIEvQIBADANBgkqhkiG9w0B", "MIIE`, expected x"] {
+        for (edit, path) in [
+            (
+                &(|c: &mut Value, v: &str| c["issuers"][0]["token_type"] = json!(v))
+                    as &dyn Fn(&mut Value, &str),
+                "issuers[0].token_type",
+            ),
+            (
+                &|c: &mut Value, v: &str| c["rules"][1]["mode"] = json!(v),
+                "rules[1].mode",
+            ),
+            (
+                &|c: &mut Value, v: &str| c["unmatched"] = json!(v),
+                "unmatched",
+            ),
+        ] {
+            let line = refused_at(&seed_with(|c| edit(c, value)), path);
+            assert!(!line.contains("MIIE"), "{line}");
+            assert!(line.contains("unknown name, expected"), "{line}");
+        }
+    }
 }
 
 #[test]

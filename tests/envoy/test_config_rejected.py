@@ -101,6 +101,11 @@ CASES = {
                                           "rules[3].claims"),
     "max-bytes-string": (_set(["token", "max_bytes"], "8192"), "token.max_bytes"),
     "claims-empty-list": (_set(["rules", 3, "claims"], {"groups": []}), "rules[3].claims.groups"),
+    # A null claim counts as absent, so a null condition could never hold (an empty YAML
+    # key or list item arrives as null).
+    "claims-condition-null": (_set(["rules", 3, "claims"], {"groups": None}), "rules[3].claims.groups"),
+    "claims-list-with-null": (_set(["rules", 3, "claims"], {"groups": ["hr-staff", None]}),
+                              "rules[3].claims.groups[1]"),
     "source-listed-twice": (_set(["token"], {"sources": [{"header": "authorization", "prefix": "Bearer"},
                                                          {"header": "authorization", "prefix": "bearer"}]}),
                             "token.sources[1]"),
@@ -189,6 +194,14 @@ def test_private_key_pasted_as_a_string_is_not_logged(reject_config):
     cfg["issuers"][0]["pem"] = pem
     lines = reject_config(cfg, "issuers[0].pem")
     assert "PRIVATE" not in lines and "MIIEvQ" not in lines
+
+
+def test_a_key_pasted_as_a_name_is_not_logged(reject_config):
+    # serde's "unknown variant" quotes the value; the line must not.
+    cfg = scenario.seed_config()
+    cfg["issuers"][0]["token_type"] = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    lines = reject_config(cfg, "issuers[0].token_type")
+    assert "MIIEvQ" not in lines
 
 
 def test_hmac_secret_not_base64_is_rejected(reject_config):
