@@ -403,7 +403,7 @@ pub fn parse_pem(kid: Option<String>, pem: &str, path: &str) -> Result<KeySpec, 
     if spec.material.resolve().is_none() {
         return Err(ConfigError::new(
             path,
-            "not a supported PEM public key (RSA ≥ 2048 bits, P-256, P-384, Ed25519)",
+            "not a supported PEM public key (RSA of 2048–4096 bits with e = 65537, P-256, P-384, Ed25519)",
         ));
     }
     Ok(spec)
