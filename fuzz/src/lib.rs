@@ -351,10 +351,15 @@ fn looks_bearer(value: &[u8]) -> bool {
         && matches!(v.get(6), None | Some(b' ' | b'\t'))
 }
 
-/// Whether the header value is `Bearer` (any case), spaces, exactly `token`, optional
-/// trailing whitespace.
+/// Whether the header value is `Bearer` (any case), spaces, exactly `token`, with
+/// optional whitespace around (leading OWS is read like a space: see
+/// tests/fuzz_regressions.rs, `tab_before_bearer_is_read_like_a_space`).
 fn bearer_value_is(value: &[u8], token: &[u8]) -> bool {
-    let v = value.trim_ascii_end();
+    let start = value
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(value.len());
+    let v = value[start..].trim_ascii_end();
     v.len() >= 7
         && v[..6].eq_ignore_ascii_case(b"bearer")
         && v[6] == b' '
