@@ -6,8 +6,9 @@
 //! the winner calls the identity provider through the configured Envoy cluster and
 //! publishes the result. An unknown `kid` asks for an early refetch, at most one per
 //! `min_refetch_seconds` for the whole process (another CAS-guarded timestamp). Parked
-//! requests are decided again when keys change, when this VM's fetch ends, or when
-//! their `timeout_ms` runs out.
+//! requests are decided again when keys change, when a fetch ends (this VM's at once,
+//! another VM's at the next tick, through the `ended` record it leaves), or when their
+//! `timeout_ms` runs out.
 
 use crate::decision::KeyWait;
 use crate::filter::{apply, decide_now, now_millis, Shared};
@@ -45,10 +46,12 @@ enum Stage {
 struct IssuerFetch {
     issuer: String,
     config: RemoteConfig,
-    /// Shared-data key prefix: one key set per fetched URL, whatever filter uses it.
+    /// Shared-data key prefix ([`shared_prefix`]).
     prefix: String,
     in_flight: Option<InFlight>,
     healthy: Option<bool>,
+    /// The version (CAS) of the process's `ended` record this VM last acted on.
+    ended_seen: Option<u32>,
 }
 
 /// A fetch under way: the callout's token, its stage, and when the fetch began (its
@@ -77,10 +80,11 @@ impl Fetcher {
                 let config = issuer.remote()?.config.clone();
                 Some(IssuerFetch {
                     issuer: issuer.name.to_string(),
-                    prefix: shared_prefix(&config),
+                    prefix: shared_prefix(&issuer.name, &config),
                     config,
                     in_flight: None,
                     healthy: None,
+                    ended_seen: None,
                 })
             })
             .collect();
@@ -94,8 +98,12 @@ impl Fetcher {
         let now_ms = now_millis();
         let wanted = shared.kid_wanted.take();
         let mut no_refetch_coming = Vec::new();
+        let mut ended_elsewhere = Vec::new();
         for fetch in &mut self.issuers {
             fetch.sync(shared);
+            if let Some(started_ms) = fetch.ended_elsewhere() {
+                ended_elsewhere.push((fetch.issuer.clone(), started_ms));
+            }
             let kid_refetch = match (wanted.contains(&fetch.issuer), fetch.in_flight) {
                 (false, _) => KidRefetch::NotWanted,
                 // Its requests wait for the fetch under way ([`Fetcher::decide_again`]
@@ -110,6 +118,11 @@ impl Fetcher {
             if fetch.in_flight.is_none() && (kid_refetch == KidRefetch::Claimed || periodic()) {
                 fetch.start(shared, now_ms, Stage::first(&fetch.config));
             }
+        }
+        // A fetch another VM made ended: requests waiting here for it get their answer
+        // now rather than at their deadline (a failed first fetch: 503).
+        for (issuer, started_ms) in &ended_elsewhere {
+            self.resolve_parked(shared, now_ms, Some((issuer, *started_ms)));
         }
         self.resolve_parked(shared, now_ms, None);
         for issuer in no_refetch_coming {
@@ -148,7 +161,7 @@ impl Fetcher {
             (Stage::Jwks, Ok(body)) => Some(fetch.publish(shared, &body, ended.started_ms, now_ms)),
         };
         if let Some(result) = finished {
-            fetch.finish(shared, result, now_ms);
+            fetch.finish(shared, result, ended.started_ms, now_ms);
             let issuer = fetch.issuer.clone();
             self.resolve_parked(shared, now_ms, Some((&issuer, ended.started_ms)));
         }
@@ -266,7 +279,7 @@ pub fn sync_published(shared: &Shared, issuer: &str) -> bool {
     let Some(remote) = issuer.remote() else {
         return false;
     };
-    let key = format!("{}/keys", shared_prefix(&remote.config));
+    let key = format!("{}/keys", shared_prefix(&issuer.name, &remote.config));
     let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(&key) else {
         return false;
     };
@@ -301,14 +314,19 @@ pub fn sync_published(shared: &Shared, issuer: &str) -> bool {
     }
 }
 
-/// The shared-data key prefix for a key set: one per fetched URL and cluster.
-pub fn shared_prefix(config: &RemoteConfig) -> String {
-    let kind = if config.discovery {
-        "discovery"
+/// The shared-data key prefix for a key set: one per fetched JWKS URL and cluster,
+/// whatever issuer or filter uses it; a discovery document's set is also the issuer's
+/// own, since the document must name that issuer (two issuers configured with one
+/// document must not install each other's keys).
+pub fn shared_prefix(issuer: &str, config: &RemoteConfig) -> String {
+    if config.discovery {
+        format!(
+            "audience_guard/discovery/{}/{}\n{issuer}",
+            config.cluster, config.uri
+        )
     } else {
-        "jwks"
-    };
-    format!("audience_guard/{kind}/{}/{}", config.cluster, config.uri)
+        format!("audience_guard/jwks/{}/{}", config.cluster, config.uri)
+    }
 }
 
 /// Reads the process-wide record of the last unknown-`kid` refetch (`<claimed_ms>
@@ -415,6 +433,19 @@ impl IssuerFetch {
         }
     }
 
+    /// When a fetch this VM has not acted on ended (in another VM, or before this one
+    /// started): the moment that fetch began.
+    fn ended_elsewhere(&mut self) -> Option<u64> {
+        let Ok((Some(value), cas)) = hostcalls::get_shared_data(&self.key("ended")) else {
+            return None;
+        };
+        if cas == self.ended_seen {
+            return None;
+        }
+        self.ended_seen = cas;
+        Some(parse_u64(&value))
+    }
+
     /// Marks an unknown-`kid` refetch as landed: whatever it was going to bring is here.
     fn land_kid_refetch(&self) {
         let key = self.key("kid_refetch");
@@ -436,7 +467,7 @@ impl IssuerFetch {
                     started_ms: now_ms,
                 })
             }
-            Err(problem) => self.finish(shared, Err(problem), now_ms),
+            Err(problem) => self.finish(shared, Err(problem), now_ms, now_ms),
         }
     }
 
@@ -500,9 +531,21 @@ impl IssuerFetch {
     }
 
     /// Counts and logs the end of a fetch (logging only when the state changes). A
-    /// failure keeps the last good keys and holds the lease for a short back-off.
-    fn finish(&mut self, shared: &Shared, result: Result<(), &'static str>, now_ms: u64) {
+    /// failure keeps the last good keys and holds the lease for a short back-off. Either
+    /// way the `ended` record tells the other VMs (see [`IssuerFetch::ended_elsewhere`]).
+    fn finish(
+        &mut self,
+        shared: &Shared,
+        result: Result<(), &'static str>,
+        started_ms: u64,
+        now_ms: u64,
+    ) {
         self.land_kid_refetch();
+        let record = self.key("ended");
+        let _ = hostcalls::set_shared_data(&record, Some(started_ms.to_string().as_bytes()), None);
+        if let Ok((_, cas)) = hostcalls::get_shared_data(&record) {
+            self.ended_seen = cas; // this VM decides its own requests in on_response
+        }
         match result {
             Ok(()) => {
                 // The next periodic fetch is due `refresh_seconds` from now, not when
@@ -556,6 +599,10 @@ fn read_body(headers: usize, body_size: usize) -> Result<Vec<u8>, &'static str> 
         .ok()
         .flatten()
         .ok_or("no response (timeout or reset)")?;
+    if status == b"504" {
+        // Envoy's own answer when the callout's `timeout_ms` runs out (or a gateway's).
+        return Err("timed out (504)");
+    }
     if status != b"200" {
         return Err("the identity provider did not answer 200");
     }

@@ -217,7 +217,7 @@ fn park(shared: &Shared, context_id: u32, request: Request, issuer: &str, wait: 
         return false; // decide now rather than hold without bound
     }
     if wait == KeyWait::UnknownKid {
-        let prefix = shared_prefix(&remote.config);
+        let prefix = shared_prefix(issuer, &remote.config);
         let (state, _) = kid_refetch_state(&prefix, &remote.config, now_millis());
         if state == KidRefetch::Refused {
             return false; // a refetch just happened: the answer is already known

@@ -102,6 +102,9 @@ def test_first_request_gets_503_when_the_fetch_is_slower_than_timeout(launch):
     t0 = time.monotonic()
     assert_unavailable(env.request("GET", "/orders", token=scenario.token()))
     assert time.monotonic() - t0 < 2.4, "the wait must be bounded by timeout_ms"
+    # Envoy answers a callout whose timeout ran out with its own 504: logged as what it is.
+    wait_first_fetch(env)
+    assert "failed: timed out (504)" in env.log(), env.log()[-2000:]
 
 
 def test_unknown_kid_triggers_a_refetch_and_waits(launch, idp):
@@ -294,3 +297,25 @@ def test_discovery_with_wrong_issuer_is_not_trusted(start_envoy, idp):
     r = env.request("GET", "/orders", token=scenario.token())
     assert r.status in (503, 401) and r.upstream is None, r
     assert idp.count(jwks_path) == 0, "jwks_uri of a discovery document for another issuer was fetched"
+
+
+@pytest.mark.parametrize("order", ["named-first", "other-first"])
+def test_two_issuers_with_one_discovery_document_do_not_share_its_keys(start_envoy, idp, order):
+    # The document names one issuer: only that issuer gets the keys it leads to. The
+    # other issuer, configured with the same document, never trusts them (its tokens,
+    # signed by the same key, get 503), and its failure does not hold up the first.
+    n = next(_n)
+    jwks_path = f"/s{n}/jwks.json"
+    disc_path = f"/s{n}/.well-known/openid-configuration"
+    idp.set(jwks_path, jwtkit.jwks(K().rsa))
+    idp.set(disc_path, {"issuer": scenario.ISS, "jwks_uri": f"http://idp.example.com{jwks_path}"})
+    cfg = scenario.remote_config(disc_path, "discovery", timeout_ms=1000)
+    other_iss = "https://other.idp.example.com/"
+    other = dict(cfg["issuers"][0], issuer=other_iss)
+    cfg["issuers"] = [cfg["issuers"][0], other] if order == "named-first" else [other, cfg["issuers"][0]]
+    env = start_envoy(cfg, extra_clusters={"idp": idp.port})
+    wait_first_fetch(env)
+    for _ in range(4):
+        assert_allowed(env.request("GET", "/orders", token=scenario.token()))
+        assert_unavailable(env.request("GET", "/orders", token=scenario.token(iss=other_iss)))
+        time.sleep(0.3)

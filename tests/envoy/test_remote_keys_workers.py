@@ -313,6 +313,21 @@ def test_idp_down_from_the_start_is_a_bounded_503_then_recovers(launch, idp):
     assert_both_workers(served)
 
 
+def test_a_failed_first_fetch_answers_the_requests_waiting_on_every_worker(launch, idp):
+    # One VM makes the fetch; when it fails, requests parked on the other worker must
+    # get their 503 then (at the next tick), not when their own timeout_ms runs out.
+    timeout_ms, delay = 5000, 1.5
+    env, _ = launch("down", status=500, delay=delay, timeout_ms=timeout_ms, warm=False)
+    rs, served, lat = spread(env, 16, lambda i: {"token": scenario.token(sub=f"f{i}")}, threads=16, batches=1)
+    for r in rs:
+        assert_unavailable(r)
+    assert_both_workers(served)
+    assert max(lat) < delay + 1.0, (
+        f"a request waited {max(lat):.2f} s: the failed fetch (answered after {delay} s) "
+        f"did not release it before its timeout_ms ({timeout_ms} ms)"
+    )
+
+
 def test_discovery_with_two_workers(start_envoy, idp):
     n = next(_n)
     jwks_path = f"/wd{n}/jwks.json"
