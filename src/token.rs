@@ -42,6 +42,14 @@ pub enum Extraction<'a> {
 /// Optional whitespace around header list elements (RFC 9110 §5.6.3): space and tab.
 const OWS: [char; 2] = [' ', '\t'];
 
+/// What may stand before an auth scheme and still leave it ours: optional whitespace,
+/// and any other control character (form feed, NUL…) that an upstream trimming more
+/// than OWS would drop — `\x0cBearer <forged>` must be read as a credential and
+/// checked, not passed on as another scheme (on an anonymous rule, unverified).
+fn before_scheme(c: char) -> bool {
+    OWS.contains(&c) || c.is_ascii_control()
+}
+
 /// What one source held.
 #[derive(Debug, PartialEq, Eq)]
 enum Seen<'a> {
@@ -286,7 +294,10 @@ fn from_header<'a>(value: &'a [u8], prefix: Option<&str>) -> Option<Vec<Seen<'a>
                 .collect(),
         );
     };
-    let parts: Vec<&str> = text.split(',').map(|p| p.trim_start_matches(OWS)).collect();
+    let parts: Vec<&str> = text
+        .split(',')
+        .map(|p| p.trim_start_matches(before_scheme))
+        .collect();
     let ours: Vec<Seen<'a>> = parts.iter().filter_map(|p| bearer(p, prefix)).collect();
     if ours.is_empty() {
         return None;

@@ -91,3 +91,30 @@ fn tab_before_bearer_is_read_like_a_space() {
         (200, "allowed")
     );
 }
+
+/// Found by `decide_request` (fuzz/regressions/decide_request/form-feed-before-bearer-*):
+/// a control character before `Bearer` (form feed, NUL…) is dropped by an upstream that
+/// trims more than optional whitespace, so the credential is read and checked like
+/// `Bearer …` — on the anonymous rule it had passed as another scheme, unverified.
+#[test]
+fn control_characters_before_bearer_are_read_like_a_space() {
+    use audience_guard::decide;
+    use fuzz_common::{outcome, policy, request_from, tokens, NOW};
+    for lead in ["\x0c", "\x0b", "\0", "\x0c \t"] {
+        let garbage = format!("GET\n/healthz\nauthorization:{lead}Bearer x.y.z\n\n");
+        assert_eq!(
+            outcome(&decide(policy(), &request_from(garbage.as_bytes()), NOW)),
+            (401, "invalid_token"),
+            "{lead:?}"
+        );
+        let valid = format!(
+            "GET\n/orders/1\nauthorization:{lead}Bearer {}\n\n",
+            tokens()[0].text
+        );
+        assert_eq!(
+            outcome(&decide(policy(), &request_from(valid.as_bytes()), NOW)),
+            (200, "allowed"),
+            "{lead:?}"
+        );
+    }
+}
