@@ -329,6 +329,17 @@ pub fn shared_prefix(issuer: &str, config: &RemoteConfig) -> String {
     }
 }
 
+/// Whether a request without usable keys has nothing to wait for: a fetch has ended
+/// (it brought none) and no other is under way — in the back-off after a failure, the
+/// next comes only after it. Such a request is answered at once (503) rather than held
+/// for its `timeout_ms`; one that arrives while a fetch is under way waits for it.
+pub fn no_fetch_under_way(prefix: &str) -> bool {
+    let ended = hostcalls::get_shared_data(&format!("{prefix}/ended"));
+    let fetching = hostcalls::get_shared_data(&format!("{prefix}/fetching"));
+    matches!(ended, Ok((Some(_), _)))
+        && matches!(fetching, Ok((Some(flag), _)) if flag.as_slice() == b"0")
+}
+
 /// Reads the process-wide record of the last unknown-`kid` refetch (`<claimed_ms>
 /// <landed 0|1>`) and says what a new unknown `kid` can expect; also returns the CAS.
 pub fn kid_refetch_state(
@@ -461,6 +472,7 @@ impl IssuerFetch {
         let (authority, path) = (self.config.authority.clone(), self.config.path.clone());
         match self.dispatch(&authority, &path) {
             Ok(token) => {
+                let _ = hostcalls::set_shared_data(&self.key("fetching"), Some(b"1"), None);
                 self.in_flight = Some(InFlight {
                     token,
                     stage,
@@ -541,6 +553,7 @@ impl IssuerFetch {
         now_ms: u64,
     ) {
         self.land_kid_refetch();
+        let _ = hostcalls::set_shared_data(&self.key("fetching"), Some(b"0"), None);
         let record = self.key("ended");
         let _ = hostcalls::set_shared_data(&record, Some(started_ms.to_string().as_bytes()), None);
         if let Ok((_, cas)) = hostcalls::get_shared_data(&record) {

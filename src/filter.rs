@@ -5,7 +5,8 @@
 use crate::cache::VerifyCache;
 use crate::decision::{Decision, Denial, HeaderOp, KeyWait, Verdict};
 use crate::fetcher::{
-    kid_refetch_state, shared_prefix, sync_published, Fetcher, KidRefetch, Parked,
+    kid_refetch_state, no_fetch_under_way, shared_prefix, sync_published, Fetcher, KidRefetch,
+    Parked,
 };
 use crate::metrics::{Metrics, RuleOutcome};
 use crate::request::Headers;
@@ -175,8 +176,9 @@ impl HttpContext for Guard {
         };
         let request = read_request(&shared.policy);
         let mut decision = decide_now(shared, &request);
-        // An unknown kid may already be in a key set another worker published.
-        if let Some((issuer, KeyWait::UnknownKid)) = &decision.wait_for_keys {
+        // The keys (or an unknown kid) may already be in a set another worker published
+        // since this VM's last tick.
+        if let Some((issuer, _)) = &decision.wait_for_keys {
             if sync_published(shared, issuer) {
                 decision = decide_now(shared, &request);
             }
@@ -216,8 +218,11 @@ fn park(shared: &Shared, context_id: u32, request: Request, issuer: &str, wait: 
     if parked.len() >= MAX_PARKED {
         return false; // decide now rather than hold without bound
     }
+    let prefix = shared_prefix(issuer, &remote.config);
+    if wait == KeyWait::FirstFetch && no_fetch_under_way(&prefix) {
+        return false;
+    }
     if wait == KeyWait::UnknownKid {
-        let prefix = shared_prefix(issuer, &remote.config);
         let (state, _) = kid_refetch_state(&prefix, &remote.config, now_millis());
         if state == KidRefetch::Refused {
             return false; // a refetch just happened: the answer is already known

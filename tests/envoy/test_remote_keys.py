@@ -270,6 +270,18 @@ def test_unknown_cluster_is_503_not_a_trap(launch):
     assert env.alive()
 
 
+@pytest.mark.parametrize("failure", ["unknown-cluster", "status-500"])
+def test_no_fetch_under_way_means_503_at_once(launch, failure):
+    # After a failed fetch the next one waits out a back-off: a request without keys has
+    # nothing to wait for, so it is answered at once rather than after its timeout_ms.
+    over = {"cluster": "no-such-cluster"} if failure == "unknown-cluster" else {"status": 500}
+    env, _ = launch(jwtkit.jwks(K().rsa) if failure == "unknown-cluster" else "down", timeout_ms=5000, **over)
+    for i in range(3):
+        t0 = time.monotonic()
+        assert_unavailable(env.request("GET", "/orders", token=scenario.token(sub=f"n{i}")))
+        assert time.monotonic() - t0 < 1.0, f"held {time.monotonic() - t0:.2f} s with no fetch under way"
+
+
 @pytest.mark.parametrize("names_issuer", [True, False], ids=["issuer", "no-issuer"])
 def test_discovery_document_then_jwks(start_envoy, idp, names_issuer):
     # A minimal document without `issuer` is read for its jwks_uri (README, issuers).
